@@ -1,0 +1,110 @@
+package apigw
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/policy"
+)
+
+// ErrUnauthorized is the one error API Gateway turns into a 401: its
+// message must be exactly "Unauthorized" ("Unauthorized: expired" is a 500).
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// Decider makes the decision for a credential; *authz.Authorizer is one.
+type Decider interface {
+	Decide(ctx context.Context, credential string) (authz.Decision, error)
+}
+
+// Handler is the authorizer Lambda: it implements aws-lambda-go's
+// lambda.Handler, so lambda.StartHandler(h) runs it on AWS and the local
+// gateway calls the same Invoke in process.
+type Handler struct {
+	// Decider decides; required.
+	Decider Decider
+	// IAMForHTTPAPI makes HTTP API 2.0 events answer with an IAM policy
+	// instead of a simple response; set it when the authorizer is not
+	// configured with enableSimpleResponses.
+	IAMForHTTPAPI bool
+	// Logger receives one line per decision (never a credential).
+	// Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Invoke answers one authorizer event.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	resp, err := h.Authorize(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(resp)
+}
+
+// Authorize answers one authorizer event with the value to encode: an
+// *IAMResponse or a *SimpleResponse. The error is ErrUnauthorized for any
+// bad credential, and another error when no decision could be made.
+func (h *Handler) Authorize(ctx context.Context, payload []byte) (any, error) {
+	start := time.Now()
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ev, err := ParseEvent(payload)
+	if err != nil {
+		log.ErrorContext(ctx, "authorizer: bad event", "error", err)
+		return nil, err
+	}
+	d, err := h.Decider.Decide(ctx, ev.Credential())
+	if err != nil {
+		// Fail closed: API Gateway answers 500, never an Allow.
+		log.ErrorContext(ctx, "authorizer: decision failed", "format", ev.Format, "error", err)
+		return nil, fmt.Errorf("apigw: %w", err)
+	}
+	attrs := []any{"format", ev.Format, "outcome", d.Outcome.String(), "latency_us", time.Since(start).Microseconds()}
+	if d.Principal != nil {
+		attrs = append(attrs, "principal_id", d.Principal.ID)
+	}
+	if d.Reason != "" {
+		attrs = append(attrs, "reason", d.Reason)
+	}
+	log.InfoContext(ctx, "authorizer: decision", attrs...)
+	if d.Outcome == authz.Unauthorized {
+		return nil, ErrUnauthorized
+	}
+	if ev.Format == FormatHTTPV2 && !h.IAMForHTTPAPI {
+		return &SimpleResponse{IsAuthorized: d.Outcome == authz.Allow, Context: d.Context}, nil
+	}
+	arn, err := policy.ParseMethodARN(ev.ResourceARN())
+	if err != nil {
+		log.ErrorContext(ctx, "authorizer: bad method ARN", "format", ev.Format, "error", err)
+		return nil, fmt.Errorf("apigw: %w", err)
+	}
+	return &IAMResponse{
+		PrincipalID:        d.Principal.ID,
+		PolicyDocument:     PolicyFor(d, arn),
+		Context:            d.Context,
+		UsageIdentifierKey: d.Principal.UsageIdentifierKey,
+	}, nil
+}
+
+// PolicyFor builds the policy API Gateway caches for the decision. It covers
+// the whole scope on the event's API and stage, never only the incoming
+// method ARN: the cached policy is evaluated again for every later route.
+// A Deny covers the whole stage.
+func PolicyFor(d authz.Decision, arn policy.MethodARN) policy.Document {
+	prefix := arn.StagePrefix()
+	b := policy.NewDocument()
+	if d.Outcome != authz.Allow {
+		return b.Deny(prefix + "*").Document()
+	}
+	resources := make([]string, len(d.Scope))
+	for i, s := range d.Scope {
+		resources[i] = prefix + s
+	}
+	return b.Allow(resources...).Document()
+}

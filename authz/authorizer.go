@@ -1,0 +1,378 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aigate/aigate/apikey"
+)
+
+// Outcome is the kind of a decision.
+type Outcome int
+
+const (
+	// Unauthorized: the credential proves nothing (API Gateway's 401).
+	Unauthorized Outcome = iota
+	// Deny: the caller is known but may call nothing on this API (403 with
+	// an explicit deny).
+	Deny
+	// Allow: the caller may call the routes in the decision's Scope.
+	Allow
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Allow:
+		return "allow"
+	case Deny:
+		return "deny"
+	default:
+		return "unauthorized"
+	}
+}
+
+// Decision is the authorizer's answer for one credential. It does not depend
+// on the route being called: API Gateway caches it and applies it to every
+// later route, so the Scope must cover everything the principal may call.
+type Decision struct {
+	Outcome   Outcome
+	Principal *Principal // nil when Unauthorized
+	// Scope lists route patterns relative to an API stage, "VERB/path" with
+	// IAM wildcards (e.g. "*/v1/*"). apigw turns them into resource ARNs.
+	Scope []string
+	// Context is what the integration receives: scalars only. Shared and
+	// read-only: callers must not modify it.
+	Context map[string]any
+	// Reason says why, for logs only; never shown to the caller and never
+	// holding a secret.
+	Reason string
+}
+
+// KeyStore is what the authorizer needs from a store: a lookup by key id.
+// It returns an error wrapping ErrNotFound for an unknown id.
+type KeyStore interface {
+	GetKey(ctx context.Context, id string) (*Key, error)
+}
+
+// KeyUpdater is implemented by stores that let the authorizer record that a
+// key expired on use. Optional: without it the expiry is only enforced.
+type KeyUpdater interface {
+	UpdateKey(ctx context.Context, k *Key, ev AuditEvent) error
+}
+
+// DefaultRoutes is the scope of an allowed principal when Config.Routes is
+// empty: every method under /v1 of the API stage.
+var DefaultRoutes = []string{"*/v1/*"}
+
+// ModelPlaceholder in a route pattern expands to each of the principal's
+// model patterns, so path-style model routes (Bedrock's /model/{id}/invoke)
+// are scoped per model by API Gateway itself.
+const ModelPlaceholder = "{model}"
+
+// Config configures an Authorizer. Keys and Hasher are required for API keys.
+type Config struct {
+	// Keys looks up API keys by id. Nil: API keys are never accepted.
+	Keys KeyStore
+	// Hasher verifies API key secrets against the stored keyed hashes.
+	Hasher *apikey.Hasher
+	// Tokens verifies JWTs. Nil: JWTs are never accepted.
+	Tokens TokenVerifier
+	// Routes is the scope granted to every allowed principal (see
+	// Decision.Scope and ModelPlaceholder). Empty: DefaultRoutes.
+	Routes []string
+	// CacheTTL keeps looked-up keys in memory for this long, so a warm
+	// Lambda answers without a store read. It bounds how long a revocation
+	// takes to be seen by this process. Zero disables the cache.
+	CacheTTL time.Duration
+	// CacheSize bounds the key cache. Zero: 10,000 entries.
+	CacheSize int
+	// Actor names this component in audit events it writes ("expired").
+	Actor string
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+	// Logger receives expiry-recording failures. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Authorizer makes decisions. Safe for concurrent use.
+type Authorizer struct {
+	cfg    Config
+	routes []string
+	cache  *keyCache
+}
+
+// New returns an Authorizer for cfg.
+func New(cfg Config) (*Authorizer, error) {
+	if cfg.Keys != nil && cfg.Hasher == nil {
+		return nil, errors.New("authz: a key store needs a hasher")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Actor == "" {
+		cfg.Actor = "authorizer"
+	}
+	routes := cfg.Routes
+	if len(routes) == 0 {
+		routes = DefaultRoutes
+	}
+	for _, r := range routes {
+		verb, path, ok := strings.Cut(r, "/")
+		if !ok || verb == "" || path == "" {
+			return nil, fmt.Errorf("authz: route pattern %q is not VERB/path", r)
+		}
+	}
+	a := &Authorizer{cfg: cfg, routes: routes}
+	if cfg.CacheTTL > 0 {
+		size := cfg.CacheSize
+		if size <= 0 {
+			size = 10000
+		}
+		a.cache = newKeyCache(size)
+	}
+	return a, nil
+}
+
+var unauthorized = Decision{Outcome: Unauthorized}
+
+// Decide authenticates credential (the bare secret: an API key or a JWT,
+// without "Bearer ") and decides. A nil error with Outcome Unauthorized
+// covers every bad credential; a non-nil error means the decision could not
+// be made (store or identity provider outage) and must fail closed.
+func (a *Authorizer) Decide(ctx context.Context, credential string) (Decision, error) {
+	switch {
+	case credential == "":
+		return withReason(unauthorized, "no credential"), nil
+	case apikey.LooksLikeKey(credential):
+		return a.decideAPIKey(ctx, credential)
+	case a.cfg.Tokens != nil && LooksLikeJWT(credential):
+		p, err := a.cfg.Tokens.VerifyToken(ctx, credential)
+		if errors.Is(err, ErrInvalidCredential) {
+			return withReason(unauthorized, err.Error()), nil
+		}
+		if err != nil {
+			return Decision{}, fmt.Errorf("authz: verify token: %w", err)
+		}
+		return a.decideFor(p, a.contextFor(p)), nil
+	default:
+		return withReason(unauthorized, "unrecognised credential"), nil
+	}
+}
+
+func withReason(d Decision, reason string) Decision {
+	d.Reason = reason
+	return d
+}
+
+func (a *Authorizer) decideAPIKey(ctx context.Context, credential string) (Decision, error) {
+	// The checksum is checked before anything else: a mistyped or forged
+	// key never costs a store read.
+	k, err := apikey.Parse(credential)
+	if err != nil {
+		return withReason(unauthorized, "malformed api key"), nil
+	}
+	if a.cfg.Keys == nil {
+		return withReason(unauthorized, "api keys not enabled"), nil
+	}
+	entry, err := a.lookup(ctx, k.ID)
+	if errors.Is(err, ErrNotFound) {
+		return withReason(unauthorized, "unknown api key"), nil
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("authz: look up key: %w", err)
+	}
+	key := entry.key
+	now := a.cfg.Now()
+	if !a.secretMatches(key, k, now) {
+		return withReason(unauthorized, "wrong secret"), nil
+	}
+	switch {
+	case key.Status == StatusRevoked:
+		return withReason(unauthorized, "revoked api key"), nil
+	case key.Status == StatusExpired:
+		return withReason(unauthorized, "expired api key"), nil
+	case key.Status != StatusActive:
+		return Decision{}, fmt.Errorf("authz: key %s has unknown status %q", key.ID, key.Status)
+	case key.Expired(now):
+		a.recordExpired(ctx, key, now)
+		return withReason(unauthorized, "expired api key"), nil
+	}
+	return entry.decision, nil
+}
+
+// secretMatches checks the current secret and, during a rotation's grace
+// period, the previous one. Both comparisons are constant-time.
+func (a *Authorizer) secretMatches(key *Key, k apikey.Key, now time.Time) bool {
+	if a.cfg.Hasher.Verify(k, key.SecretHash) {
+		return true
+	}
+	return len(key.PreviousSecretHash) > 0 && now.Before(key.PreviousExpiresAt) &&
+		a.cfg.Hasher.Verify(k, key.PreviousSecretHash)
+}
+
+// recordExpired marks the key expired with an audit event, once: later uses
+// see StatusExpired. A failure is logged, not returned: the caller is
+// refused either way.
+func (a *Authorizer) recordExpired(ctx context.Context, key *Key, now time.Time) {
+	up, ok := a.cfg.Keys.(KeyUpdater)
+	if !ok {
+		return
+	}
+	next := *key
+	next.Status = StatusExpired
+	next.UpdatedAt = now
+	next.Version++
+	ev := AuditEvent{KeyID: key.ID, Action: ActionExpired, Actor: a.cfg.Actor, At: now, Detail: "presented after expiry"}
+	if err := up.UpdateKey(ctx, &next, ev); err != nil && !errors.Is(err, ErrConflict) {
+		a.cfg.Logger.WarnContext(ctx, "authz: record key expiry", "key_id", key.ID, "error", err)
+	}
+	if a.cache != nil {
+		a.cache.remove(key.ID)
+	}
+}
+
+// cachedKey is a key with its decision precomputed, so that a warm lookup
+// allocates nothing per request.
+type cachedKey struct {
+	key      *Key
+	decision Decision
+	loaded   time.Time
+}
+
+func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) {
+	if a.cache != nil {
+		if e := a.cache.get(id); e != nil && a.cfg.Now().Sub(e.loaded) < a.cfg.CacheTTL {
+			return e, nil
+		}
+	}
+	key, err := a.cfg.Keys.GetKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if key.ID != id {
+		return nil, fmt.Errorf("authz: store returned key %q for id %q", key.ID, id)
+	}
+	p := key.Principal()
+	e := &cachedKey{key: key, decision: a.decideFor(p, a.contextFor(p)), loaded: a.cfg.Now()}
+	if a.cache != nil {
+		a.cache.put(id, e)
+	}
+	return e, nil
+}
+
+// decideFor turns an authenticated principal into a decision. A principal
+// that may use no model may call nothing: an explicit Deny, which API
+// Gateway caches like an Allow.
+func (a *Authorizer) decideFor(p *Principal, ctxMap map[string]any) Decision {
+	if len(p.Models) == 0 {
+		return Decision{Outcome: Deny, Principal: p, Context: ctxMap, Reason: "principal may use no model"}
+	}
+	return Decision{Outcome: Allow, Principal: p, Scope: a.scopeFor(p), Context: ctxMap}
+}
+
+func (a *Authorizer) scopeFor(p *Principal) []string {
+	scope := make([]string, 0, len(a.routes))
+	for _, r := range a.routes {
+		if !strings.Contains(r, ModelPlaceholder) {
+			scope = append(scope, r)
+			continue
+		}
+		for _, m := range p.Models {
+			scope = append(scope, strings.ReplaceAll(r, ModelPlaceholder, m))
+		}
+	}
+	return scope
+}
+
+// Context keys the integration receives. Values are scalars, as API Gateway
+// requires; the AI API reads the same names back (see ParseContext).
+const (
+	CtxPrincipalID    = "principalId"
+	CtxKind           = "kind"
+	CtxName           = "name"
+	CtxTenant         = "tenant"
+	CtxModels         = "models"
+	CtxRPM            = "rpm"
+	CtxTPM            = "tpm"
+	CtxTokensPerDay   = "tokensPerDay"
+	CtxTokensPerMonth = "tokensPerMonth"
+	CtxExpiresAt      = "expiresAt"
+)
+
+func (a *Authorizer) contextFor(p *Principal) map[string]any {
+	var exp int64
+	if !p.ExpiresAt.IsZero() {
+		exp = p.ExpiresAt.Unix()
+	}
+	return map[string]any{
+		CtxPrincipalID:    p.ID,
+		CtxKind:           string(p.Kind),
+		CtxName:           p.Name,
+		CtxTenant:         p.Tenant,
+		CtxModels:         strings.Join(p.Models, ","),
+		CtxRPM:            p.Limits.RPM,
+		CtxTPM:            p.Limits.TPM,
+		CtxTokensPerDay:   p.Limits.TokensPerDay,
+		CtxTokensPerMonth: p.Limits.TokensPerMonth,
+		CtxExpiresAt:      exp,
+	}
+}
+
+// LooksLikeJWT reports whether s has a JWS compact shape: three non-empty
+// dot-separated segments. Only the shape picks the verifier; a credential is
+// never tried as a key and then as a token.
+func LooksLikeJWT(s string) bool {
+	first := strings.IndexByte(s, '.')
+	if first <= 0 {
+		return false
+	}
+	rest := s[first+1:]
+	second := strings.IndexByte(rest, '.')
+	return second > 0 && second < len(rest)-1 && !strings.Contains(rest[second+1:], ".")
+}
+
+// keyCache is a bounded map; when full, an arbitrary entry is evicted
+// (map iteration order), which is enough to keep memory bounded under a
+// flood of distinct valid ids.
+type keyCache struct {
+	mu      sync.RWMutex
+	max     int
+	entries map[string]*cachedKey
+}
+
+func newKeyCache(max int) *keyCache {
+	return &keyCache{max: max, entries: make(map[string]*cachedKey)}
+}
+
+func (c *keyCache) get(id string) *cachedKey {
+	c.mu.RLock()
+	e := c.entries[id]
+	c.mu.RUnlock()
+	return e
+}
+
+func (c *keyCache) put(id string, e *cachedKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[id]; !ok && len(c.entries) >= c.max {
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[id] = e
+}
+
+func (c *keyCache) remove(id string) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
+}

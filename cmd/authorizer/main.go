@@ -1,0 +1,47 @@
+// Command authorizer is the API Gateway Lambda authorizer. Build it for
+// provided.al2023 with
+//
+//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -ldflags "-s -w" -o bootstrap ./cmd/authorizer
+//
+// It is configured by environment variables (README, "Configuration").
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/aigate/aigate/setup"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := newHandler(context.Background(), logger)
+	if err != nil {
+		logger.Error("authorizer: start", "error", err)
+		os.Exit(1)
+	}
+	lambda.StartHandler(h)
+}
+
+func newHandler(ctx context.Context, logger *slog.Logger) (lambda.Handler, error) {
+	s := setup.FromEnv()
+	// A warm Lambda keeps keys for 5 s by default: a revocation reaches it
+	// within that, on top of API Gateway's own authorizer cache.
+	a, err := setup.AuthorizerFromEnv(5 * time.Second)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := setup.Hasher(s)
+	if err != nil {
+		return nil, err
+	}
+	st, err := setup.OpenStore(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return setup.NewAuthorizerHandler(st, hasher, nil, a, "authorizer", logger)
+}

@@ -1,0 +1,185 @@
+// Package keys runs the lifecycle of API keys over a store: create, rotate,
+// revoke, each written together with its audit event. It is the only code
+// that sees a key's secret, and only long enough to hash it and hand the
+// full key back once.
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aigate/aigate/apikey"
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/store"
+)
+
+// ErrInvalid marks a request that is wrong in itself (bad name, limits,
+// state); the store is untouched.
+var ErrInvalid = errors.New("keys: invalid request")
+
+// Manager creates and changes keys. Actor names the command in audit events.
+type Manager struct {
+	Store  store.Keys
+	Hasher *apikey.Hasher
+	Actor  string
+	Now    func() time.Time // nil: time.Now
+}
+
+// Spec describes a key to create.
+type Spec struct {
+	Name               string
+	Tenant             string
+	Models             []string // glob patterns; empty: the key may call nothing (403)
+	Limits             authz.Limits
+	ExpiresAt          time.Time // zero: never
+	UsageIdentifierKey string
+}
+
+// Issued is a key together with its full secret form, which exists only in
+// this value: it is shown once and never stored.
+type Issued struct {
+	Key    *authz.Key
+	Secret string // the full "aig_…" key
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Validate checks a spec before anything is written.
+func (s Spec) Validate(now time.Time) error {
+	if strings.TrimSpace(s.Name) == "" {
+		return fmt.Errorf("%w: name is required", ErrInvalid)
+	}
+	for _, m := range s.Models {
+		if m == "" || strings.ContainsAny(m, ", \t\r\n") {
+			return fmt.Errorf("%w: model pattern %q must be non-empty, without commas or spaces", ErrInvalid, m)
+		}
+	}
+	l := s.Limits
+	if l.RPM < 0 || l.TPM < 0 || l.TokensPerDay < 0 || l.TokensPerMonth < 0 {
+		return fmt.Errorf("%w: limits must not be negative", ErrInvalid)
+	}
+	if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
+		return fmt.Errorf("%w: expiry %s is not in the future", ErrInvalid, s.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Create issues a new key. Key ids are random; a collision (one in 2^60)
+// is retried with a new id.
+func (m *Manager) Create(ctx context.Context, s Spec) (*Issued, error) {
+	now := m.now()
+	if err := s.Validate(now); err != nil {
+		return nil, err
+	}
+	for range 3 {
+		full, k, err := apikey.Generate()
+		if err != nil {
+			return nil, err
+		}
+		key := &authz.Key{
+			ID:                 k.ID,
+			Name:               s.Name,
+			Tenant:             s.Tenant,
+			Models:             append([]string(nil), s.Models...),
+			Limits:             s.Limits,
+			Status:             authz.StatusActive,
+			SecretHash:         m.Hasher.Hash(k),
+			UsageIdentifierKey: s.UsageIdentifierKey,
+			CreatedAt:          now,
+			UpdatedAt:          now,
+			ExpiresAt:          s.ExpiresAt.UTC(),
+			Version:            1,
+		}
+		if s.ExpiresAt.IsZero() {
+			key.ExpiresAt = time.Time{}
+		}
+		ev := authz.AuditEvent{KeyID: k.ID, Action: authz.ActionCreated, Actor: m.Actor, At: now, Detail: "name=" + s.Name}
+		err = m.Store.CreateKey(ctx, key, ev)
+		if errors.Is(err, store.ErrExists) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("keys: create: %w", err)
+		}
+		return &Issued{Key: key, Secret: full}, nil
+	}
+	return nil, errors.New("keys: create: could not find a free key id")
+}
+
+// Revoke stops a key at once. Revoking a revoked key changes nothing and
+// reports false.
+func (m *Manager) Revoke(ctx context.Context, id string) (changed bool, err error) {
+	key, err := m.Store.GetKey(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("keys: revoke: %w", err)
+	}
+	if key.Status == authz.StatusRevoked {
+		return false, nil
+	}
+	now := m.now()
+	next := *key
+	next.Status = authz.StatusRevoked
+	next.RevokedAt = now
+	next.UpdatedAt = now
+	next.PreviousSecretHash, next.PreviousExpiresAt = nil, time.Time{}
+	next.Version++
+	ev := authz.AuditEvent{KeyID: id, Action: authz.ActionRevoked, Actor: m.Actor, At: now}
+	if err := m.Store.UpdateKey(ctx, &next, ev); err != nil {
+		return false, fmt.Errorf("keys: revoke: %w", err)
+	}
+	return true, nil
+}
+
+// Rotate gives the key a new secret. The old secret keeps working for
+// grace (zero: it stops at once). Only active, unexpired keys rotate.
+func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (*Issued, error) {
+	if grace < 0 {
+		return nil, fmt.Errorf("%w: grace must not be negative", ErrInvalid)
+	}
+	key, err := m.Store.GetKey(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("keys: rotate: %w", err)
+	}
+	now := m.now()
+	if key.Status != authz.StatusActive || key.Expired(now) {
+		return nil, fmt.Errorf("%w: key %s is %s and cannot be rotated", ErrInvalid, id, statusAt(key, now))
+	}
+	secret, err := apikey.GenerateSecretFor(id)
+	if err != nil {
+		return nil, err
+	}
+	next := *key
+	next.SecretHash = m.Hasher.Hash(secret)
+	next.PreviousSecretHash, next.PreviousExpiresAt = nil, time.Time{}
+	if grace > 0 {
+		next.PreviousSecretHash = key.SecretHash
+		next.PreviousExpiresAt = now.Add(grace)
+	}
+	next.UpdatedAt = now
+	next.Version++
+	ev := authz.AuditEvent{KeyID: id, Action: authz.ActionRotated, Actor: m.Actor, At: now, Detail: "grace=" + grace.String()}
+	if err := m.Store.UpdateKey(ctx, &next, ev); err != nil {
+		return nil, fmt.Errorf("keys: rotate: %w", err)
+	}
+	return &Issued{Key: &next, Secret: secret.String()}, nil
+}
+
+// statusAt is the status a person should see: an active key past its
+// expiry is expired even before anyone presented it.
+func statusAt(k *authz.Key, now time.Time) authz.Status {
+	if k.Status == authz.StatusActive && k.Expired(now) {
+		return authz.StatusExpired
+	}
+	return k.Status
+}
+
+// StatusAt is the key's effective status at now.
+func StatusAt(k *authz.Key, now time.Time) authz.Status { return statusAt(k, now) }

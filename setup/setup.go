@@ -1,0 +1,148 @@
+// Package setup builds aigate's runtime parts (store, key hasher, authorizer)
+// from settings, the same way for the CLI, the local gateway and the
+// Lambdas, so that all of them agree on where keys live and how their
+// secrets are hashed. It holds no state of its own.
+package setup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aigate/aigate/apikey"
+	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/store/sqlite"
+)
+
+// Environment variables read by FromEnv (and by the CLI as flag defaults).
+const (
+	EnvData    = "AIGATE_DATA"     // data directory; default ./.aigate
+	EnvStore   = "AIGATE_STORE"    // store URL; default sqlite in the data directory
+	EnvHashKey = "AIGATE_HASH_KEY" // key-hashing secret, base64 or hex, ≥ 32 bytes
+)
+
+// DefaultDataDir is where the embedded store lives unless told otherwise.
+const DefaultDataDir = ".aigate"
+
+// Settings say where the store is and where the key-hashing secret comes from.
+type Settings struct {
+	// DataDir holds the SQLite database (aigate.db) and, unless HashKey is
+	// set, the hashing secret (hash.key, created on first use, mode 0600).
+	DataDir string
+	// StoreURL selects the store: "" or "sqlite:" for DataDir/aigate.db,
+	// "sqlite:PATH" for a database file elsewhere.
+	StoreURL string
+	// HashKey is the key-hashing secret, base64 or hex. It must be the
+	// same for every process that creates or checks keys. Empty: read
+	// (or create) DataDir/hash.key.
+	HashKey string
+}
+
+// FromEnv reads Settings from the environment.
+func FromEnv() Settings {
+	s := Settings{DataDir: os.Getenv(EnvData), StoreURL: os.Getenv(EnvStore), HashKey: os.Getenv(EnvHashKey)}
+	if s.DataDir == "" {
+		s.DataDir = DefaultDataDir
+	}
+	return s
+}
+
+// OpenStore opens the store the settings name. For the embedded store it
+// creates the data directory (mode 0700) when needed.
+func OpenStore(ctx context.Context, s Settings) (store.Store, error) {
+	scheme, rest, _ := strings.Cut(s.StoreURL, ":")
+	switch {
+	case s.StoreURL == "" || (scheme == "sqlite" && rest == ""):
+		if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("setup: data directory: %w", err)
+		}
+		return sqlite.Open(ctx, filepath.Join(s.DataDir, "aigate.db"))
+	case scheme == "sqlite":
+		path := strings.TrimPrefix(rest, "//")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("setup: store directory: %w", err)
+		}
+		return sqlite.Open(ctx, path)
+	default:
+		return nil, fmt.Errorf("setup: unsupported store %q (want sqlite:PATH)", scheme)
+	}
+}
+
+// Hasher returns the API key hasher for the settings' secret.
+func Hasher(s Settings) (*apikey.Hasher, error) {
+	key, err := hashKey(s)
+	if err != nil {
+		return nil, err
+	}
+	return apikey.NewHasher(key)
+}
+
+func hashKey(s Settings) ([]byte, error) {
+	if s.HashKey != "" {
+		return decodeSecret(s.HashKey)
+	}
+	path := filepath.Join(s.DataDir, "hash.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createHashKey(s.DataDir, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("setup: read hash key: %w", err)
+	}
+	return decodeSecret(strings.TrimSpace(string(b)))
+}
+
+// createHashKey writes a new secret with O_EXCL, so that two processes
+// starting at once agree on one secret: the loser reads the winner's.
+func createHashKey(dir, path string) ([]byte, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("setup: data directory: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("setup: hash key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return hashKey(Settings{DataDir: dir})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("setup: create hash key: %w", err)
+	}
+	_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("setup: write hash key: %w", werr)
+	}
+	return key, nil
+}
+
+// decodeSecret accepts hex or (standard or URL-safe) base64. The error never
+// quotes the value.
+func decodeSecret(v string) ([]byte, error) {
+	if b, err := hex.DecodeString(v); err == nil {
+		return checkLen(b)
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			return checkLen(b)
+		}
+	}
+	return nil, errors.New("setup: hash key is neither hex nor base64")
+}
+
+func checkLen(b []byte) ([]byte, error) {
+	if len(b) < 32 {
+		return nil, fmt.Errorf("setup: hash key has %d bytes, want at least 32", len(b))
+	}
+	return b, nil
+}

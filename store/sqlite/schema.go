@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the schema changes, in order: PRAGMA user_version is the
+// number applied so far. Append a migration to change the schema; never edit
+// one that has shipped, since databases in the field have already run it.
+var migrations = []string{
+	// 1: keys and their audit trail.
+	//
+	// Times are integer Unix nanoseconds in UTC, 0 for the zero time. keys
+	// is WITHOUT ROWID so that a lookup by id is one B-tree search; its
+	// index then carries id, so a tenant's "ORDER BY created_at, id" is an
+	// index walk. Listing every key sorts: the CLI does it, rarely.
+	// An absent hash is NULL. models is a JSON array of glob patterns.
+	// key_audit.seq is AUTOINCREMENT so that it only grows: history is
+	// ordered by it, i.e. by write order, even when two events share a time.
+	`CREATE TABLE keys (
+		id                   TEXT PRIMARY KEY,
+		name                 TEXT NOT NULL,
+		tenant               TEXT NOT NULL,
+		models               TEXT NOT NULL,
+		rpm                  INTEGER NOT NULL,
+		tpm                  INTEGER NOT NULL,
+		tokens_per_day       INTEGER NOT NULL,
+		tokens_per_month     INTEGER NOT NULL,
+		status               TEXT NOT NULL,
+		secret_hash          BLOB,
+		previous_secret_hash BLOB,
+		previous_expires_at  INTEGER NOT NULL,
+		usage_identifier_key TEXT NOT NULL,
+		created_at           INTEGER NOT NULL,
+		updated_at           INTEGER NOT NULL,
+		expires_at           INTEGER NOT NULL,
+		revoked_at           INTEGER NOT NULL,
+		version              INTEGER NOT NULL
+	) STRICT, WITHOUT ROWID;
+	CREATE INDEX keys_tenant_created_at ON keys (tenant, created_at);
+
+	CREATE TABLE key_audit (
+		seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+		key_id TEXT NOT NULL REFERENCES keys (id),
+		action TEXT NOT NULL,
+		actor  TEXT NOT NULL,
+		at     INTEGER NOT NULL,
+		detail TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX key_audit_key_id ON key_audit (key_id);`,
+}
+
+// migrate applies the migrations the database has not run yet, all in one
+// transaction with the version bump, so a crash leaves the old schema whole.
+// Two processes opening a new file at once are serialized by BEGIN
+// IMMEDIATE: the second finds the work done.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("migrate: schema version %d is newer than this build knows (%d): use a newer aigate", version, len(migrations))
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate: migration %d: %w", i+1, err)
+		}
+	}
+	// PRAGMA takes no bound parameters; the value is an int.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
+		return fmt.Errorf("migrate: set schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
