@@ -326,18 +326,38 @@ func (a *Authorizer) contextFor(p *Principal) map[string]any {
 	}
 }
 
-// LooksLikeJWT reports whether s has a JWS compact shape: three non-empty
-// dot-separated segments. Only the shape picks the verifier; a credential is
-// never tried as a key and then as a token.
+// LooksLikeJWT reports whether s has the shape of a compact JWS: three
+// non-empty segments of unpadded base64url separated by dots. The shape
+// alone decides whether a credential is a JWT; it is never tried as an API
+// key and then as a token.
 func LooksLikeJWT(s string) bool {
-	first := strings.IndexByte(s, '.')
-	if first <= 0 {
-		return false
+	dots, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch base64url[s[i]] {
+		case 1:
+			run++
+		case 2:
+			if run == 0 {
+				return false
+			}
+			dots++
+			run = 0
+		default:
+			return false
+		}
 	}
-	rest := s[first+1:]
-	second := strings.IndexByte(rest, '.')
-	return second > 0 && second < len(rest)-1 && !strings.Contains(rest[second+1:], ".")
+	return dots == 2 && run > 0
 }
+
+// base64url classifies bytes: 1 for the base64url alphabet, 2 for '.'.
+// Read-only after initialisation.
+var base64url = func() (t [256]byte) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = 1
+	}
+	t['.'] = 2
+	return t
+}()
 
 // keyCache is a bounded map; when full, an arbitrary entry is evicted
 // (map iteration order), which is enough to keep memory bounded under a

@@ -305,7 +305,9 @@ type stubVerifier struct {
 	err error
 }
 
-func (s stubVerifier) VerifyToken(context.Context, string) (*authz.Principal, error) { return s.p, s.err }
+func (s stubVerifier) VerifyToken(context.Context, string) (*authz.Principal, error) {
+	return s.p, s.err
+}
 
 func TestJWTDecisions(t *testing.T) {
 	f := newFixture(t)
