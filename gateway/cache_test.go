@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestCachedPolicyIsReevaluatedPerMethod(t *testing.T) {
+	// The authorizer returns a policy for the incoming methodArn only. On
+	// AWS the cached policy is evaluated against the next route's
+	// methodArn within the TTL, and denies it.
+	auth := &testAuthorizer{}
+	srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": auth}})
+
+	first := do(t, "GET", srv.URL+"/v1/models", bearer("narrow-1"), "")
+	if first.status != 200 {
+		t.Fatalf("first route: status %d, body %s", first.status, first.body)
+	}
+	second := do(t, "POST", srv.URL+"/v1/chat/completions", bearer("narrow-1"), "")
+	if second.status != 403 || second.body != `{"Message":"User is not authorized to access this resource"}` {
+		t.Errorf("second route within the TTL: %d %s, want 403 implicit deny", second.status, second.body)
+	}
+	again := do(t, "GET", srv.URL+"/v1/models", bearer("narrow-1"), "")
+	if again.status != 200 {
+		t.Errorf("first route again: %d, want 200 from the cached policy", again.status)
+	}
+	if n := auth.calls.Load(); n != 1 {
+		t.Errorf("authorizer invoked %d times, want 1", n)
+	}
+
+	// Without the cache, each route gets its own policy.
+	a := do(t, "GET", srv.URL+"/nocache/v1/a", bearer("narrow-2"), "")
+	b := do(t, "GET", srv.URL+"/nocache/v1/b", bearer("narrow-2"), "")
+	if a.status != 200 || b.status != 200 {
+		t.Errorf("TTL 0: statuses %d, %d, want 200, 200", a.status, b.status)
+	}
+}
+
+func TestCacheExpiresByOptionsNow(t *testing.T) {
+	auth := &testAuthorizer{}
+	clock := &fakeClock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": auth}, Now: clock.Now})
+
+	do(t, "GET", srv.URL+"/v1/models", bearer("allow-ttl"), "")
+	clock.Advance(299 * time.Second)
+	do(t, "GET", srv.URL+"/v1/models", bearer("allow-ttl"), "")
+	if n := auth.calls.Load(); n != 1 {
+		t.Fatalf("within the TTL: %d invocations, want 1", n)
+	}
+	clock.Advance(time.Second)
+	do(t, "GET", srv.URL+"/v1/models", bearer("allow-ttl"), "")
+	if n := auth.calls.Load(); n != 2 {
+		t.Fatalf("at the TTL: %d invocations, want 2", n)
+	}
+}
+
+func TestCacheKeyIsEveryIdentitySourceValue(t *testing.T) {
+	const cfg = `
+apis:
+  - name: multi
+    authorizers:
+      keys:
+        type: REQUEST
+        function: auth
+        identitySource: method.request.header.X-Key, method.request.querystring.tenant
+    routes:
+      - route: GET /v1/{proxy+}
+        authorizer: keys
+        integration: {type: MOCK}
+`
+	auth := &testAuthorizer{}
+	srv, _ := serve(t, cfg, Options{Functions: map[string]Invoker{"auth": auth}})
+	hdr := map[string]string{"X-Key": "k1", "Authorization": "Bearer allow-m"}
+	for _, q := range []string{"tenant=a", "tenant=a", "tenant=b"} {
+		if r := do(t, "GET", srv.URL+"/v1/x?"+q, hdr, ""); r.status != 200 {
+			t.Fatalf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+	if n := auth.calls.Load(); n != 2 {
+		t.Errorf("invocations = %d, want 2 (one per distinct key+tenant)", n)
+	}
+	// For REQUEST authorizers every source must be present.
+	if r := do(t, "GET", srv.URL+"/v1/x", hdr, ""); r.status != 401 {
+		t.Errorf("without the query source: %d, want 401", r.status)
+	}
+	if n := auth.calls.Load(); n != 2 {
+		t.Errorf("a request missing a source invoked the authorizer")
+	}
+}
+
+func TestConcurrentMissesShareOneInvocation(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int64
+	inner := &testAuthorizer{}
+	slowAuth := invokerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
+		calls.Add(1)
+		<-release
+		return inner.Invoke(ctx, payload)
+	})
+	srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": slowAuth}})
+
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = do(t, "GET", srv.URL+fmt.Sprintf("/v1/r%d", i), bearer("allow-burst"), "").status
+		}()
+	}
+	// Let the requests pile up behind the first invocation.
+	for deadline := time.Now().Add(5 * time.Second); calls.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	for i, s := range statuses {
+		if s != 200 {
+			t.Errorf("request %d: status %d", i, s)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("8 concurrent misses made %d invocations, want 1", n)
+	}
+}
+
+func TestResultCacheIsBounded(t *testing.T) {
+	c := newResultCache(3)
+	now := time.Unix(1000, 0)
+	for i := range 10 {
+		f, leader := c.join(fmt.Sprint(i))
+		if !leader {
+			t.Fatal("not leader of a new key")
+		}
+		f.out = &authOutput{principalID: fmt.Sprint(i)}
+		c.land(fmt.Sprint(i), f, now.Add(time.Minute), now)
+	}
+	if n := c.len(); n > 3 {
+		t.Fatalf("cache holds %d entries, max 3", n)
+	}
+	if c.get("9", now) == nil {
+		t.Error("the newest entry was evicted")
+	}
+	// Failed invocations are not stored.
+	f, _ := c.join("bad")
+	f.err = context.DeadlineExceeded
+	c.land("bad", f, now.Add(time.Minute), now)
+	if c.get("bad", now) != nil {
+		t.Error("a failure was cached")
+	}
+}

@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aigate/aigate/gateway/lambdaemu"
+)
+
+// Invoker is a Lambda function called in process. It has the method of
+// aws-lambda-go's lambda.Handler, so lambda.NewHandler(fn) is an Invoker. A
+// returned error is the function's error: API Gateway reads its message
+// (Error()), and only "Unauthorized" exactly means 401.
+type Invoker interface {
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+// function is a bound LambdaFunction.
+type function struct {
+	inv Invoker
+	// sem bounds the concurrent invocations of an in-process function; nil
+	// for the lambdaemu clients and pools, which bound their own.
+	sem chan struct{}
+}
+
+// errFunctionPanicked reports an in-process function that panicked, as the
+// Lambda runtime reports it: a function error.
+var errFunctionPanicked = errors.New("gateway: function panicked")
+
+// invoke calls the function, giving up when ctx ends.
+//
+// An in-process function runs in its own goroutine, so that the timeout
+// holds even when it ignores ctx, and a panic becomes a function error (500),
+// as on Lambda, rather than the end of the gateway. Its output is copied
+// before its concurrency slot is released: aws-lambda-go v1.55.1's
+// lambda.NewHandler returns a slice of a pooled buffer that it has already
+// put back (lambda/handler.go, `defer response.Close()`), so a concurrent
+// invocation may overwrite it — measured: 80 outputs in 160,000 corrupted at
+// 8 concurrent invocations. Hence Options.FunctionConcurrency defaults to 1.
+func (f *function) invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if f.sem == nil {
+		return f.inv.Invoke(ctx, payload)
+	}
+	select {
+	case f.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-f.sem }()
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{err: fmt.Errorf("%w: %v", errFunctionPanicked, p)}
+			}
+		}()
+		out, err := f.inv.Invoke(ctx, payload)
+		done <- result{bytes.Clone(out), err}
+	}()
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// functionErrorMessage is the errorMessage Lambda would report for err: the
+// emulator's errorMessage, or an in-process function's Error().
+func functionErrorMessage(err error) string {
+	var fe *lambdaemu.FunctionError
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return err.Error()
+}
