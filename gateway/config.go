@@ -1,15 +1,11 @@
 package gateway
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
-	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/aigate/aigate/strictyaml"
 )
 
 // Config describes the APIs one gateway serves, in API Gateway's own terms.
@@ -194,18 +190,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Dir(path)
-	for i := range cfg.APIs {
-		a := &cfg.APIs[i]
-		for name, au := range a.Authorizers {
-			au.Bootstrap = relativeTo(dir, au.Bootstrap)
-			a.Authorizers[name] = au
-		}
-		for j := range a.Routes {
-			in := &a.Routes[j].Integration
-			in.Bootstrap = relativeTo(dir, in.Bootstrap)
-		}
-	}
+	cfg.ResolvePaths(filepath.Dir(path))
 	return cfg, nil
 }
 
@@ -221,134 +206,36 @@ func relativeTo(dir, p string) string {
 // "gateway: apis[0].routes[2].integration.uri: required for HTTP_PROXY".
 // Unknown fields are errors.
 func ParseConfig(data []byte) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(err)
-	}
-	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, errors.New("gateway: config: empty document")
-	}
-	if err := checkNode(root.Content[0], reflect.TypeFor[Config](), ""); err != nil {
+	var cfg Config
+	if err := strictyaml.Decode(data, &cfg, "gateway"); err != nil {
 		return nil, err
 	}
-	// checkNode has named any unknown field and mistyped value; KnownFields
-	// stays on as the safety net for whatever it does not model.
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var cfg Config
-	if err := dec.Decode(&cfg); err != nil {
-		return nil, yamlError(err)
-	}
-	if _, err := compile(&cfg); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
 
-// yamlError makes one line of yaml.v3's multi-line errors.
-func yamlError(err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		return fmt.Errorf("gateway: config: %s", strings.Join(te.Errors, "; "))
-	}
-	return fmt.Errorf("gateway: config: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+// Validate checks a Config as New does, naming the first bad field.
+func (c *Config) Validate() error {
+	_, err := compile(c)
+	return err
 }
 
-// checkNode walks the YAML tree along the Go type it decodes into and reports
-// the first unknown field or mistyped scalar by its path, which yaml.v3's own
-// errors give only as a line and a Go type name.
-func checkNode(n *yaml.Node, t reflect.Type, path string) error {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return nil
-	}
-	at := func(msg string) error {
-		p := path
-		if p == "" {
-			p = "config"
+// ResolvePaths makes relative bootstrap paths relative to dir (the config
+// file's directory).
+func (c *Config) ResolvePaths(dir string) {
+	for i := range c.APIs {
+		a := &c.APIs[i]
+		for name, au := range a.Authorizers {
+			au.Bootstrap = relativeTo(dir, au.Bootstrap)
+			a.Authorizers[name] = au
 		}
-		return fmt.Errorf("gateway: %s: %s (line %d)", p, msg, n.Line)
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return at("must be a mapping")
-		}
-		fields := map[string]reflect.Type{}
-		collectFields(t, fields)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i].Value
-			ft, ok := fields[key]
-			if !ok {
-				return fmt.Errorf("gateway: %s: unknown field (line %d)", joinPath(path, key), n.Content[i].Line)
-			}
-			if err := checkNode(n.Content[i+1], ft, joinPath(path, key)); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return at("must be a list")
-		}
-		for i, c := range n.Content {
-			if err := checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return at("must be a mapping")
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if err := checkNode(n.Content[i+1], t.Elem(), joinPath(path, n.Content[i].Value)); err != nil {
-				return err
-			}
-		}
-	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			return at("must be a string")
-		}
-	case reflect.Int:
-		var v int
-		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
-			return at("must be an integer")
-		}
-	case reflect.Bool:
-		var v bool
-		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
-			return at("must be true or false")
+		for j := range a.Routes {
+			in := &a.Routes[j].Integration
+			in.Bootstrap = relativeTo(dir, in.Bootstrap)
 		}
 	}
-	return nil
-}
-
-// collectFields maps yaml keys to field types, descending into inline
-// structs.
-func collectFields(t reflect.Type, into map[string]reflect.Type) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if strings.Contains(opts, "inline") {
-			collectFields(f.Type, into)
-			continue
-		}
-		if name == "" || name == "-" {
-			continue
-		}
-		into[name] = f.Type
-	}
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 // DefaultConfig is what `aigate serve` runs without a config file: one REST
