@@ -2,9 +2,128 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aigate/aigate/server"
+	"github.com/aigate/aigate/setup"
 )
 
+// drainTimeout bounds how long SIGTERM waits for in-flight requests.
+const drainTimeout = 30 * time.Second
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return usageErr("serve: not yet available")
+	var s setup.Settings
+	fs := newFlagSet("serve", stderr, &s)
+	addr := fs.String("addr", envOr("AIGATE_ADDR", "127.0.0.1:8080"), "listen address (env AIGATE_ADDR)")
+	configPath := fs.String("config", os.Getenv("AIGATE_CONFIG"), "config file (env AIGATE_CONFIG; default: the built-in API)")
+	metricsAddr := fs.String("metrics-addr", os.Getenv("AIGATE_METRICS_ADDR"), "serve Prometheus metrics at http://ADDR/metrics (env AIGATE_METRICS_ADDR)")
+	logLevel := fs.String("log-level", envOr("AIGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env AIGATE_LOG_LEVEL)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("serve takes no arguments, got %q", pos[0])
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageErr("--log-level: %q is not debug, info, warn or error", *logLevel)
+	}
+	cfg := server.DefaultConfig()
+	if *configPath != "" {
+		if cfg, err = server.LoadConfig(*configPath); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("serve: %w", err)}
+	}
+	defer ln.Close()
+	var reg *prometheus.Registry
+	if *metricsAddr != "" {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	srv, err := server.New(ctx, server.Options{
+		Config:    cfg,
+		Settings:  s,
+		IssuerURL: server.IssuerURLFor(ln.Addr().String()),
+		Logger:    logger,
+		Metrics:   registererOrNil(reg),
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "aigate serve: listening on %s (data %s)\n", base, s.DataDir)
+	first, err := srv.EnsureKey(ctx)
+	if err != nil {
+		return err
+	}
+	if first != nil {
+		fmt.Fprintf(stdout, "\nThe store had no keys, so here is a first one (models *, no limits). It is shown only once:\n\n    %s\n\nTry it:\n\n    curl -H 'Authorization: Bearer %s' %s/v1/models\n\n",
+			first.Secret, first.Secret, base)
+	}
+
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 2)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if reg != nil {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("serve: metrics: %w", err)}
+		}
+		metricsSrv = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- metricsSrv.Serve(mln) }()
+		fmt.Fprintf(stdout, "aigate serve: metrics on http://%s/metrics\n", mln.Addr())
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Drain: stop accepting, let in-flight requests finish, then exit 0.
+	logger.Info("aigate serve: shutting down, draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	err = httpSrv.Shutdown(sctx)
+	if metricsSrv != nil {
+		metricsSrv.Shutdown(sctx)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: drain: %w", err)
+	}
+	return nil
+}
+
+func registererOrNil(r *prometheus.Registry) prometheus.Registerer {
+	if r == nil {
+		return nil
+	}
+	return r
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/gateway"
+	"github.com/aigate/aigate/jwtauth"
+	"github.com/aigate/aigate/strictyaml"
+)
+
+// Config is the `aigate serve` config file. Each section belongs to the
+// package it configures; every field is optional.
+type Config struct {
+	// APIs are the gateway's APIs (see package gateway). Empty: one REST
+	// API, stage "local", with ANY /v1/{proxy+} behind the built-in REQUEST
+	// authorizer in front of the built-in AI API, and GET /healthz.
+	APIs []gateway.API `yaml:"apis,omitempty"`
+	// Authorizer configures the built-in authorizer function
+	// (FunctionAuthorizer).
+	Authorizer AuthorizerConfig `yaml:"authorizer,omitempty"`
+	// JWT lists the identity providers whose tokens are accepted beside API
+	// keys, and the plans (named limits) their principals get.
+	JWT *jwtauth.Config `yaml:"jwt,omitempty"`
+}
+
+// AuthorizerConfig configures the built-in authorizer.
+type AuthorizerConfig struct {
+	// Routes is the scope of an allowed principal: "VERB/path" patterns
+	// relative to the API stage, IAM wildcards, {model} expanded per model.
+	// Default ["*/v1/*"].
+	Routes []string `yaml:"routes,omitempty"`
+	// KeyCacheTTL keeps looked-up keys in memory (a Go duration). Default
+	// 0: every authorizer call reads the store, so a revocation is seen at
+	// the next call that misses the gateway's result cache.
+	KeyCacheTTL string `yaml:"keyCacheTTL,omitempty"`
+	// DevIssuer enables the local development OIDC issuer (`aigate token`),
+	// published at /.well-known/openid-configuration. Default true; never
+	// enabled in the Lambda.
+	DevIssuer *bool `yaml:"devIssuer,omitempty"`
+}
+
+// Names of the built-in functions and handlers a config can refer to.
+const (
+	FunctionAuthorizer = "aigate-authorizer" // the authorizer Lambda's handler, in process
+)
+
+// DefaultConfig is what `aigate serve` runs without a config file.
+func DefaultConfig() *Config {
+	return &Config{APIs: gateway.DefaultConfig().APIs}
+}
+
+// LoadConfig reads and validates a config file. Errors name the bad field
+// ("server: apis[0].routes[1].route: …"). Relative bootstrap paths are
+// relative to the file's directory.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, err
+	}
+	gw := &gateway.Config{APIs: cfg.APIs}
+	gw.ResolvePaths(filepath.Dir(path))
+	return cfg, nil
+}
+
+// ParseConfig parses and validates a config.
+func ParseConfig(data []byte) (*Config, error) {
+	var cfg Config
+	if err := strictyaml.Decode(data, &cfg, "server"); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Validate checks what can be checked without opening anything.
+func (c *Config) Validate() error {
+	if len(c.APIs) == 0 {
+		c.APIs = DefaultConfig().APIs
+	}
+	gw := &gateway.Config{APIs: c.APIs}
+	if err := gw.Validate(); err != nil {
+		return err
+	}
+	if _, err := c.keyCacheTTL(); err != nil {
+		return err
+	}
+	if _, err := authz.New(authz.Config{Routes: c.Authorizer.Routes}); err != nil {
+		return fmt.Errorf("server: authorizer.routes: %w", err)
+	}
+	return nil
+}
+
+func (c *Config) keyCacheTTL() (time.Duration, error) {
+	if c.Authorizer.KeyCacheTTL == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.Authorizer.KeyCacheTTL)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("server: authorizer.keyCacheTTL: %q is not a duration ≥ 0", c.Authorizer.KeyCacheTTL)
+	}
+	return d, nil
+}
+
+func (c *Config) devIssuer() bool {
+	return c.Authorizer.DevIssuer == nil || *c.Authorizer.DevIssuer
+}

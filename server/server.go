@@ -1,0 +1,181 @@
+// Package server assembles `aigate serve`: the local API Gateway in front of
+// the in-process authorizer (the very handler the Lambda runs) and the AI
+// API, the development OIDC issuer, over one store. It owns the config
+// file's top-level shape and the wiring; each part's behaviour belongs to
+// its own package.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aigate/aigate/apikey"
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/gateway"
+	"github.com/aigate/aigate/jwtauth"
+	"github.com/aigate/aigate/jwtauth/devissuer"
+	"github.com/aigate/aigate/keys"
+	"github.com/aigate/aigate/setup"
+	"github.com/aigate/aigate/store"
+)
+
+// Options are what a Server needs besides its Config.
+type Options struct {
+	// Config is the configuration. Nil: DefaultConfig().
+	Config *Config
+	// Settings locate the store and the key-hashing secret.
+	Settings setup.Settings
+	// IssuerURL is the development issuer's "iss", normally
+	// "http://" + the listen address. Required when the dev issuer is on.
+	IssuerURL string
+	// Logger receives the gateway's request lines and the authorizer's
+	// decisions. Nil: slog.Default().
+	Logger *slog.Logger
+	// Metrics registers Prometheus metrics. Nil: none.
+	Metrics prometheus.Registerer
+}
+
+// Server is the assembled local deployment. It is an http.Handler.
+type Server struct {
+	store   store.Store
+	hasher  *apikey.Hasher
+	gateway *gateway.Gateway
+	issuer  *devissuer.Issuer
+	handler http.Handler
+}
+
+// New opens the store and builds the gateway with its functions.
+func New(ctx context.Context, opts Options) (_ *Server, err error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.hasher, err = setup.Hasher(opts.Settings); err != nil {
+		return nil, err
+	}
+	if s.store, err = setup.OpenStore(ctx, opts.Settings); err != nil {
+		return nil, err
+	}
+	tokens, err := s.tokenVerifier(ctx, cfg, opts, logger)
+	if err != nil {
+		return nil, err
+	}
+	ttl, _ := cfg.keyCacheTTL()
+	az, err := setup.NewAuthorizerHandler(s.store, s.hasher, tokens,
+		setup.AuthorizerSettings{Routes: cfg.Authorizer.Routes, KeyCacheTTL: ttl}, "aigate serve", logger)
+	if err != nil {
+		return nil, err
+	}
+	s.gateway, err = gateway.New(&gateway.Config{APIs: cfg.APIs}, gateway.Options{
+		Functions: map[string]gateway.Invoker{FunctionAuthorizer: az},
+		// apigw.Handler builds a fresh answer per call, so unlike
+		// lambda.NewHandler it may run concurrently.
+		FunctionConcurrency: 256,
+		Logger:              logger,
+		Metrics:             opts.Metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	if s.issuer != nil {
+		mux.Handle("GET /.well-known/", s.issuer.Handler())
+	}
+	mux.Handle("/", s.gateway)
+	s.handler = mux
+	return s, nil
+}
+
+// tokenVerifier trusts the configured issuers and, when enabled, the
+// development issuer (with its keys in hand: no network call).
+func (s *Server) tokenVerifier(ctx context.Context, cfg *Config, opts Options, logger *slog.Logger) (authz.TokenVerifier, error) {
+	var jc jwtauth.Config
+	if cfg.JWT != nil {
+		jc = *cfg.JWT
+		jc.Issuers = append([]jwtauth.IssuerConfig(nil), cfg.JWT.Issuers...)
+	}
+	if cfg.devIssuer() {
+		if opts.IssuerURL == "" {
+			return nil, errors.New("server: the development issuer needs an issuer URL")
+		}
+		iss, err := devissuer.LoadOrCreate(opts.Settings.DataDir, opts.IssuerURL)
+		if err != nil {
+			return nil, err
+		}
+		s.issuer = iss
+		jc.Issuers = append(jc.Issuers, iss.Config())
+	}
+	if len(jc.Issuers) == 0 {
+		return nil, nil
+	}
+	jc.Logger = logger
+	v, err := jwtauth.New(ctx, jc)
+	if err != nil {
+		return nil, fmt.Errorf("server: jwt: %w", err)
+	}
+	return v, nil
+}
+
+// ServeHTTP serves the gateway (and the dev issuer's discovery documents).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Store is the server's store, for callers that manage keys beside it.
+func (s *Server) Store() store.Store { return s.store }
+
+// EnsureKey creates a first API key when the store has none, so that a new
+// user has something to call with. It returns nil when keys exist.
+func (s *Server) EnsureKey(ctx context.Context) (*keys.Issued, error) {
+	list, err := s.store.ListKeys(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if len(list) > 0 {
+		return nil, nil
+	}
+	m := &keys.Manager{Store: s.store, Hasher: s.hasher, Actor: "aigate serve"}
+	return m.Create(ctx, keys.Spec{Name: "first key", Models: []string{"*"}})
+}
+
+// Close stops emulator pools and closes the store.
+func (s *Server) Close() error {
+	var errs []error
+	if s.gateway != nil {
+		errs = append(errs, s.gateway.Close())
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// IssuerURLFor is the development issuer URL for a listen address; an
+// unspecified host becomes 127.0.0.1.
+func IssuerURLFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
