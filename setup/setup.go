@@ -18,7 +18,7 @@ import (
 
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/store"
-	"github.com/aigate/aigate/store/sqlite"
+	"github.com/aigate/aigate/store/dynamodb"
 )
 
 // Environment variables read by FromEnv (and by the CLI as flag defaults).
@@ -37,7 +37,9 @@ type Settings struct {
 	// set, the hashing secret (hash.key, created on first use, mode 0600).
 	DataDir string
 	// StoreURL selects the store: "" or "sqlite:" for DataDir/aigate.db,
-	// "sqlite:PATH" for a database file elsewhere.
+	// "sqlite:PATH" for a database file elsewhere,
+	// "dynamodb://TABLE_PREFIX?region=R&endpoint=URL" for DynamoDB (region
+	// and endpoint optional; see store/dynamodb.ParseURL).
 	StoreURL string
 	// HashKey is the key-hashing secret, base64 or hex. It must be the
 	// same for every process that creates or checks keys. Empty: read
@@ -63,15 +65,24 @@ func OpenStore(ctx context.Context, s Settings) (store.Store, error) {
 		if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("setup: data directory: %w", err)
 		}
-		return sqlite.Open(ctx, filepath.Join(s.DataDir, "aigate.db"))
+		return openSQLite(ctx, filepath.Join(s.DataDir, "aigate.db"))
 	case scheme == "sqlite":
 		path := strings.TrimPrefix(rest, "//")
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("setup: store directory: %w", err)
 		}
-		return sqlite.Open(ctx, path)
+		return openSQLite(ctx, path)
+	case scheme == "dynamodb":
+		// Builds the SDK client only: no request until the first use, so a
+		// Lambda's init stays short and a store outage fails requests
+		// (closed), not the start.
+		st, err := dynamodb.OpenURL(ctx, s.StoreURL)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return st, nil
 	default:
-		return nil, fmt.Errorf("setup: unsupported store %q (want sqlite:PATH)", scheme)
+		return nil, fmt.Errorf("setup: unsupported store %q (want sqlite:PATH or dynamodb://TABLE_PREFIX)", scheme)
 	}
 }
 

@@ -14,12 +14,13 @@ import (
 )
 
 // newFlagSet returns a flag set that reports errors to the caller instead
-// of exiting, with --data on it.
+// of exiting, with --data and --store on it.
 func newFlagSet(name string, stderr io.Writer, s *setup.Settings) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	*s = setup.FromEnv()
 	fs.StringVar(&s.DataDir, "data", s.DataDir, "data directory for the embedded store (env AIGATE_DATA)")
+	fs.StringVar(&s.StoreURL, "store", s.StoreURL, "store URL: sqlite:PATH, or dynamodb://TABLE_PREFIX?region=R&endpoint=URL (env AIGATE_STORE; default: sqlite in --data)")
 	return fs
 }
 

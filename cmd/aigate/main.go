@@ -18,9 +18,13 @@ commands:
   serve       run the local API Gateway with the authorizer and the AI API
   keys        create, list, show, revoke and rotate API keys
   authorize   run the authorizer on one event, as the Lambda would
+  token       issue a JWT from the local development issuer
+  usage       report token usage per key and model
+  store       create the DynamoDB tables (store init)
   version     print the version
 
-Every command takes --data DIR (env AIGATE_DATA, default ./.aigate).
+Every command takes --data DIR (env AIGATE_DATA, default ./.aigate) and
+--store URL (env AIGATE_STORE: sqlite:PATH or dynamodb://PREFIX?region=R&endpoint=URL).
 Run 'aigate <command> -h' for its flags.
 `
 
@@ -76,6 +80,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runAuthorize(ctx, rest, stdin, stdout, stderr)
 	case "serve":
 		return runServe(ctx, rest, stdout, stderr)
+	case "token":
+		return runToken(ctx, rest, stdout, stderr)
+	case "store":
+		return runStore(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "aigate", version())
 		return nil

@@ -24,7 +24,7 @@ func main() {
 		logger.Error("authorizer: start", "error", err)
 		os.Exit(1)
 	}
-	lambda.StartHandler(h)
+	lambda.Start(h)
 }
 
 func newHandler(ctx context.Context, logger *slog.Logger) (lambda.Handler, error) {

@@ -30,7 +30,7 @@ func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	bootstrap := filepath.Join(bin, "bootstrap")
 	aigate := filepath.Join(bin, "aigate")
-	run(t, ctx, nil, "go", "build", "-tags", "lambda.norpc", "-ldflags", "-s -w", "-o", bootstrap, ".")
+	run(t, ctx, nil, "go", "build", "-tags", "lambda.norpc,aigate_sqlite", "-ldflags", "-s -w", "-o", bootstrap, ".")
 	run(t, ctx, nil, "go", "build", "-o", aigate, "../aigate")
 	rie := strings.TrimSpace(run(t, ctx, nil, "go", "tool", "-n", "aws-lambda-rie"))
 

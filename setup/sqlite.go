@@ -1,0 +1,18 @@
+//go:build !lambda.norpc || aigate_sqlite
+
+package setup
+
+import (
+	"context"
+
+	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/store/sqlite"
+)
+
+func openSQLite(ctx context.Context, path string) (store.Store, error) {
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return st, nil
+}

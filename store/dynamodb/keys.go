@@ -1,0 +1,419 @@
+package dynamodb
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/store"
+)
+
+// CreateKey stores k, which must be at version 1, with its creation event
+// embedded in the key item (one conditional PutItem: the commit), then
+// copies the event to key_events. ErrExists if the id is taken.
+func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, err)
+	}
+	if k.ID == "" {
+		return errors.New("dynamodb: create key: empty id")
+	}
+	if k.Version != 1 {
+		return fmt.Errorf("dynamodb: create key %q: version %d, want 1", k.ID, k.Version)
+	}
+	it, err := keyItem(k, ev)
+	if err != nil {
+		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, err)
+	}
+	nonce := rand.Text()
+	it["write_nonce"] = attrS(nonce)
+	// The nonce makes the SDK's retry of a put that was applied but whose
+	// answer was lost succeed instead of reporting ErrExists.
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.t.keys),
+		Item:                      it,
+		ConditionExpression:       aws.String("attribute_not_exists(id) OR write_nonce = :nonce"),
+		ExpressionAttributeValues: item{":nonce": attrS(nonce)},
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, store.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, err)
+	}
+	// The key is created. The copy is best effort: the event is already in
+	// the key item, KeyHistory reads it from there, and the next UpdateKey
+	// copies it before replacing it.
+	cctx, cancel := afterCommit(ctx)
+	defer cancel()
+	_ = s.copyEvent(cctx, it)
+	return nil
+}
+
+// UpdateKey replaces the key stored at version k.Version-1 with k and
+// records ev. The steps, and why a crash between any two loses nothing:
+//
+//  1. Read the stored key (strongly consistent). ErrNotFound if absent,
+//     ErrConflict if its version is not k.Version-1.
+//  2. Copy the stored key's embedded event (its version's) to key_events,
+//     if no one has yet. From here on key_events holds every event older
+//     than the one the commit is about to replace.
+//  3. Commit: PutItem of the new key with ev embedded, on the condition
+//     that the stored version is still k.Version-1 (else ErrConflict).
+//  4. Copy ev to key_events (best effort; step 2 of the next update, or
+//     KeyHistory reading the key item, covers a crash here).
+//
+// Only committed events ever reach key_events, so readers never see the
+// event of a version the key did not reach, and no TransactWriteItems is
+// needed (dynalite has none).
+func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
+	}
+	if k.ID == "" {
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, store.ErrNotFound)
+	}
+	it, err := keyItem(k, ev)
+	if err != nil {
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
+	}
+	cur, err := s.getKeyItem(ctx, k.ID)
+	if err != nil {
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
+	}
+	if cur == nil {
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, store.ErrNotFound)
+	}
+	stored, err := getN(cur, "version")
+	if err != nil {
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
+	}
+	if stored != k.Version-1 {
+		return fmt.Errorf("dynamodb: update key %q to version %d: stored version is %d: %w",
+			k.ID, k.Version, stored, store.ErrConflict)
+	}
+	if err := s.copyEvent(ctx, cur); err != nil {
+		// Committing now could overwrite the only copy of that event.
+		return fmt.Errorf("dynamodb: update key %q: save the previous event: %w", k.ID, err)
+	}
+	nonce := rand.Text() // as in CreateKey: a retried put that was applied succeeds
+	it["write_nonce"] = attrS(nonce)
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.t.keys),
+		Item:                      it,
+		ConditionExpression:       aws.String("#v = :prev OR (#v = :next AND write_nonce = :nonce)"),
+		ExpressionAttributeNames:  map[string]string{"#v": "version"},
+		ExpressionAttributeValues: item{":prev": attrN(stored), ":next": attrN(k.Version), ":nonce": attrS(nonce)},
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("dynamodb: update key %q to version %d: %w", k.ID, k.Version, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
+	}
+	// Committed: the copy is best effort, as in CreateKey.
+	cctx, cancel := afterCommit(ctx)
+	defer cancel()
+	_ = s.copyEvent(cctx, it)
+	return nil
+}
+
+// copyEvent writes the event embedded in a key item to key_events under
+// (key id, version), unless it is there already.
+func (s *Store) copyEvent(ctx context.Context, key item) error {
+	v, ok := key["ev_version"]
+	if !ok {
+		return nil // a key item without an event (written by hand)
+	}
+	ev := item{"key_id": key["id"], "version": v}
+	for _, a := range []struct{ from, to string }{
+		{"ev_action", "action"}, {"ev_actor", "actor"}, {"ev_at", "at"}, {"ev_detail", "detail"},
+	} {
+		if v, ok := key[a.from]; ok {
+			ev[a.to] = v
+		}
+	}
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.t.events),
+		Item:                ev,
+		ConditionExpression: aws.String("attribute_not_exists(key_id)"),
+	})
+	if err != nil && !conditionFailed(err) {
+		return err
+	}
+	return nil
+}
+
+// GetKey returns the key with that id, or ErrNotFound. The read is strongly
+// consistent: a revocation is seen by the next read.
+func (s *Store) GetKey(ctx context.Context, id string) (*authz.Key, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("dynamodb: get key %q: %w", id, err)
+	}
+	it, err := s.getKeyItem(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb: get key %q: %w", id, err)
+	}
+	if it == nil {
+		return nil, fmt.Errorf("dynamodb: get key %q: %w", id, store.ErrNotFound)
+	}
+	k, err := decodeKey(it)
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb: get key %q: %w", id, err)
+	}
+	return k, nil
+}
+
+// getKeyItem returns the key item, or nil if there is none. DynamoDB
+// refuses an empty key value; no key has the empty id.
+func (s *Store) getKeyItem(ctx context.Context, id string) (item, error) {
+	if id == "" {
+		return nil, nil
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.t.keys),
+		Key:            item{"id": attrS(id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	return out.Item, nil
+}
+
+// ListKeys returns the keys, of opts.Tenant only when it is set, ordered by
+// creation time, then id. A tenant's keys come from the by_tenant index
+// already in that order (eventually consistent on AWS: a key created a
+// moment ago may be missing); all keys come from a strongly consistent Scan
+// of the keys table, sorted here: listing every key reads every key anyway.
+func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.Key, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("dynamodb: list keys: %w", err)
+	}
+	keys := []*authz.Key{}
+	add := func(items []item) error {
+		for _, it := range items {
+			k, err := decodeKey(it)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return nil
+	}
+	if opts.Tenant != "" {
+		p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.t.keys),
+			IndexName:                 aws.String(keysByTenant),
+			KeyConditionExpression:    aws.String("tenant_pk = :t"),
+			ExpressionAttributeValues: item{":t": attrS(tenantPartitionPrefix + opts.Tenant)},
+		})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("dynamodb: list keys of tenant %q: %w", opts.Tenant, err)
+			}
+			if err := add(out.Items); err != nil {
+				return nil, fmt.Errorf("dynamodb: list keys of tenant %q: %w", opts.Tenant, err)
+			}
+		}
+		return keys, nil
+	}
+	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
+		TableName:      aws.String(s.t.keys),
+		ConsistentRead: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb: list keys: %w", err)
+		}
+		if err := add(out.Items); err != nil {
+			return nil, fmt.Errorf("dynamodb: list keys: %w", err)
+		}
+	}
+	slices.SortFunc(keys, func(a, b *authz.Key) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return keys, nil
+}
+
+// KeyHistory returns the key's audit events in the order they were written
+// (by version); none, and no error, for an unknown id.
+//
+// It reads the key item first, then key_events: every event older than the
+// key's version was copied to key_events before that version was committed
+// (UpdateKey, step 2), so key_events holds versions 1..m with m at least
+// the key's version - 1, and the key item supplies its own version's event
+// when its copy is missing (a crash, or a copy still in flight).
+func (s *Store) KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
+	}
+	evs := []authz.AuditEvent{}
+	if id == "" {
+		return evs, nil
+	}
+	key, err := s.getKeyItem(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
+	}
+	var last int64
+	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.events),
+		KeyConditionExpression:    aws.String("key_id = :id"),
+		ExpressionAttributeValues: item{":id": attrS(id)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
+		}
+		for _, it := range out.Items {
+			ev, v, err := decodeEvent(it, "")
+			if err != nil {
+				return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
+			}
+			evs = append(evs, ev)
+			last = v
+		}
+	}
+	if key != nil {
+		if _, ok := key["ev_version"]; ok {
+			ev, v, err := decodeEvent(key, "ev_")
+			if err != nil {
+				return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
+			}
+			if v > last {
+				evs = append(evs, ev)
+			}
+		}
+	}
+	return evs, nil
+}
+
+// keyItem encodes k, with ev as its embedded event (the event of k's
+// version), for the keys table.
+func keyItem(k *authz.Key, ev authz.AuditEvent) (item, error) {
+	if ev.KeyID != "" && ev.KeyID != k.ID {
+		return nil, fmt.Errorf("audit event is for key %q", ev.KeyID)
+	}
+	// nil and empty Models are both stored as an empty list: one way to say
+	// "no models", which reads back as a non-nil empty slice.
+	models := make([]types.AttributeValue, len(k.Models))
+	for i, m := range k.Models {
+		models[i] = attrS(m)
+	}
+	it := item{
+		"id":               attrS(k.ID),
+		"tenant_pk":        attrS(tenantPartitionPrefix + k.Tenant),
+		"tenant_sk":        attrS(orderKey(k.CreatedAt, k.ID)),
+		"models":           &types.AttributeValueMemberL{Value: models},
+		"rpm":              attrN(k.Limits.RPM),
+		"tpm":              attrN(k.Limits.TPM),
+		"tokens_per_day":   attrN(k.Limits.TokensPerDay),
+		"tokens_per_month": attrN(k.Limits.TokensPerMonth),
+		"version":          attrN(k.Version),
+		"ev_version":       attrN(k.Version),
+	}
+	setS(it, "name", k.Name)
+	setS(it, "tenant", k.Tenant)
+	setS(it, "status", string(k.Status))
+	setB(it, "secret_hash", k.SecretHash)
+	setB(it, "previous_secret_hash", k.PreviousSecretHash)
+	setS(it, "usage_identifier_key", k.UsageIdentifierKey)
+	setS(it, "ev_action", ev.Action)
+	setS(it, "ev_actor", ev.Actor)
+	setS(it, "ev_detail", ev.Detail)
+	for _, t := range []struct {
+		name string
+		t    time.Time
+	}{
+		{"previous_expires_at", k.PreviousExpiresAt},
+		{"created_at", k.CreatedAt},
+		{"updated_at", k.UpdatedAt},
+		{"expires_at", k.ExpiresAt},
+		{"revoked_at", k.RevokedAt},
+		{"ev_at", ev.At},
+	} {
+		if err := setTime(it, t.name, t.t); err != nil {
+			return nil, err
+		}
+	}
+	return it, nil
+}
+
+// decodeKey is the inverse of keyItem, for the key part.
+func decodeKey(it item) (*authz.Key, error) {
+	d := decoder{it: it}
+	k := &authz.Key{
+		ID:     getS(it, "id"),
+		Name:   getS(it, "name"),
+		Tenant: getS(it, "tenant"),
+		Models: []string{},
+		Limits: authz.Limits{
+			RPM:            d.n("rpm"),
+			TPM:            d.n("tpm"),
+			TokensPerDay:   d.n("tokens_per_day"),
+			TokensPerMonth: d.n("tokens_per_month"),
+		},
+		Status:             authz.Status(getS(it, "status")),
+		SecretHash:         getB(it, "secret_hash"),
+		PreviousSecretHash: getB(it, "previous_secret_hash"),
+		PreviousExpiresAt:  d.time("previous_expires_at"),
+		UsageIdentifierKey: getS(it, "usage_identifier_key"),
+		CreatedAt:          d.time("created_at"),
+		UpdatedAt:          d.time("updated_at"),
+		ExpiresAt:          d.time("expires_at"),
+		RevokedAt:          d.time("revoked_at"),
+		Version:            d.n("version"),
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("key %q: %w", k.ID, d.err)
+	}
+	if l, ok := it["models"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			m, ok := v.(*types.AttributeValueMemberS)
+			if !ok {
+				return nil, fmt.Errorf("key %q: models holds a %T", k.ID, v)
+			}
+			k.Models = append(k.Models, m.Value)
+		}
+	}
+	return k, nil
+}
+
+// decodeEvent reads an event from a key_events item (prefix "") or the
+// event embedded in a key item (prefix "ev_"), with its version.
+func decodeEvent(it item, prefix string) (authz.AuditEvent, int64, error) {
+	d := decoder{it: it}
+	idAttr := "key_id"
+	if prefix != "" {
+		idAttr = "id"
+	}
+	ev := authz.AuditEvent{
+		KeyID:  getS(it, idAttr),
+		Action: getS(it, prefix+"action"),
+		Actor:  getS(it, prefix+"actor"),
+		At:     d.time(prefix + "at"),
+		Detail: getS(it, prefix+"detail"),
+	}
+	v := d.n(prefix + "version")
+	if d.err != nil {
+		return ev, 0, fmt.Errorf("event: %w", d.err)
+	}
+	return ev, v, nil
+}
