@@ -39,6 +39,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics registers Prometheus metrics. Nil: none.
 	Metrics prometheus.Registerer
+	// Functions are in-process Lambda functions that the config may name
+	// beside the built-in ones, for programs that embed aigate. Each must
+	// be safe for concurrent use (see gateway.Options.FunctionConcurrency).
+	Functions map[string]gateway.Invoker
 }
 
 // Server is the assembled local deployment. It is an http.Handler.
@@ -85,8 +89,15 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	functions := map[string]gateway.Invoker{FunctionAuthorizer: az}
+	for name, fn := range opts.Functions {
+		if _, builtin := functions[name]; builtin {
+			return nil, fmt.Errorf("server: function %q is built in", name)
+		}
+		functions[name] = fn
+	}
 	s.gateway, err = gateway.New(&gateway.Config{APIs: cfg.APIs}, gateway.Options{
-		Functions: map[string]gateway.Invoker{FunctionAuthorizer: az},
+		Functions: functions,
 		// apigw.Handler builds a fresh answer per call, so unlike
 		// lambda.NewHandler it may run concurrently.
 		FunctionConcurrency: 256,
