@@ -52,7 +52,11 @@ func runAuthorize(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	defer st.Close()
 	// Decision logs go to stderr so that stdout is exactly the Lambda's answer.
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h, err := setup.NewAuthorizerHandler(st, hasher, nil, a, "aigate authorize", logger)
+	tokens, err := setup.TokenVerifierFromEnv(ctx, logger)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	h, err := setup.NewAuthorizerHandler(st, hasher, tokens, a, "aigate authorize", logger)
 	if err != nil {
 		return err
 	}

@@ -43,5 +43,9 @@ func newHandler(ctx context.Context, logger *slog.Logger) (lambda.Handler, error
 	if err != nil {
 		return nil, err
 	}
-	return setup.NewAuthorizerHandler(st, hasher, nil, a, "authorizer", logger)
+	tokens, err := setup.TokenVerifierFromEnv(ctx, logger)
+	if err != nil {
+		return nil, err
+	}
+	return setup.NewAuthorizerHandler(st, hasher, tokens, a, "authorizer", logger)
 }

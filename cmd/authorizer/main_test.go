@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aigate/aigate/jwtauth"
+	"github.com/aigate/aigate/jwtauth/devissuer"
 )
 
 // TestBootstrapUnderEmulatorMatchesAuthorizeCommand builds the real Lambda
@@ -34,7 +37,18 @@ func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
 	run(t, ctx, nil, "go", "build", "-o", aigate, "../aigate")
 	rie := strings.TrimSpace(run(t, ctx, nil, "go", "tool", "-n", "aws-lambda-rie"))
 
-	env := []string{"AIGATE_DATA=" + data}
+	// JWTs from an issuer whose keys the Lambda is given in its
+	// environment, so that it verifies without a network call.
+	iss, err := devissuer.LoadOrCreate(t.TempDir(), "https://idp.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwtCfg, _ := json.Marshal(jwtauth.Config{Issuers: []jwtauth.IssuerConfig{iss.Config()}})
+	jwt, err := iss.Issue(devissuer.Claims{Subject: "alice", Tenant: "acme", Models: []string{"echo"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"AIGATE_DATA=" + data, "AIGATE_JWT_CONFIG=" + string(jwtCfg)}
 	create := func(args ...string) string {
 		var out struct{ ID, Key string }
 		b := run(t, ctx, env, aigate, append([]string{"keys", "create", "--json"}, args...)...)
@@ -83,6 +97,8 @@ func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
 		"v2 revoked":      v2(revoked),
 		"malformed event": `{"hello":"world"}`,
 		"token no models": token(noModels),
+		"jwt valid":       token(jwt),
+		"jwt tampered":    token(jwt[:len(jwt)-4] + "AAAA"),
 	}
 	for name, ev := range cases {
 		// One at a time: the emulator crashes on concurrent invocations.
@@ -100,6 +116,12 @@ func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
 	}
 	if got := invoke(t, invokeURL, token(revoked)); got != `{"errorMessage":"Unauthorized","errorType":"errorString"}` {
 		t.Fatalf("revoked key: %s", got)
+	}
+	if got := invoke(t, invokeURL, token(jwt)); !strings.Contains(got, `"principalId":"alice"`) || !strings.Contains(got, `"Effect":"Allow"`) {
+		t.Fatalf("jwt: %s", got)
+	}
+	if got := invoke(t, invokeURL, token(jwt[:len(jwt)-4]+"AAAA")); !strings.Contains(got, `"errorMessage":"Unauthorized"`) {
+		t.Fatalf("tampered jwt: %s", got)
 	}
 	if got := invoke(t, invokeURL, token(noModels)); !strings.Contains(got, `"Effect":"Deny"`) {
 		t.Fatalf("key without models: %s", got)
