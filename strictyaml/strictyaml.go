@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -47,7 +48,10 @@ func oneLine(err error, prefix string) error {
 	return fmt.Errorf("%s: config: %s", prefix, strings.ReplaceAll(err.Error(), "\n", " "))
 }
 
-var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+var (
+	unmarshaler  = reflect.TypeFor[yaml.Unmarshaler]()
+	durationType = reflect.TypeFor[time.Duration]()
+)
 
 // check walks the YAML tree along the Go type it decodes into and reports
 // the first unknown field or mistyped scalar by its path.
@@ -76,6 +80,12 @@ func check(n *yaml.Node, t reflect.Type, path, prefix string) error {
 			return at(msg)
 		}
 		return nil
+	}
+	if t == durationType {
+		// yaml.v3 decodes "90s" into a time.Duration, as well as an integer
+		// of nanoseconds.
+		var d time.Duration
+		return scalar(&d, "must be a duration (like 30s or 5m)")
 	}
 	switch t.Kind() {
 	case reflect.Struct:

@@ -30,6 +30,7 @@ type config struct {
 	Labels  map[string]string `yaml:"labels"`
 	Timeout seconds           `yaml:"timeout"`
 	Limit   *int64            `yaml:"limit"`
+	Wait    time.Duration     `yaml:"wait"`
 	inner   `yaml:",inline"`
 }
 
@@ -49,6 +50,7 @@ func TestDecodeNamesTheBadField(t *testing.T) {
 		{"custom unmarshaler error", "timeout: soon", "test: config:"},
 		{"inline field known", "port: x", "test: port: must be an integer"},
 		{"empty document", "", "test: config: empty document"},
+		{"duration expected", "wait: soon", "test: wait: must be a duration"},
 		{"syntax error", "a: [", "test: config:"},
 	}
 	for _, tt := range tests {
@@ -67,11 +69,11 @@ func TestDecodeNamesTheBadField(t *testing.T) {
 
 func TestDecodeValid(t *testing.T) {
 	var c config
-	doc := "name: a\non: true\nitems: [{port: 1, ratio: 0.5}]\nlabels: {k: v}\ntimeout: 2s\nlimit: 7\nport: 9"
+	doc := "name: a\non: true\nitems: [{port: 1, ratio: 0.5}]\nlabels: {k: v}\ntimeout: 2s\nlimit: 7\nport: 9\nwait: 1m30s"
 	if err := strictyaml.Decode([]byte(doc), &c, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if c.Name != "a" || !c.On || c.Items[0].Port != 1 || c.Labels["k"] != "v" || time.Duration(c.Timeout) != 2*time.Second || *c.Limit != 7 || c.Port != 9 {
+	if c.Name != "a" || !c.On || c.Items[0].Port != 1 || c.Labels["k"] != "v" || time.Duration(c.Timeout) != 2*time.Second || *c.Limit != 7 || c.Port != 9 || c.Wait != 90*time.Second {
 		t.Fatalf("decoded %+v", c)
 	}
 }
