@@ -1,6 +1,7 @@
 // Package quota owns rate limits and token budgets: the calendar windows
 // (UTC minute, day, month), the reserve → settle protocol that keeps budgets
-// whole under concurrency, and the OpenAI-style rate-limit headers. Stores
+// whole under concurrency (Ledger, which stores implement, and Limiter,
+// which the AI API calls), and the OpenAI-style rate-limit headers. Stores
 // (store/sqlite, store/dynamodb) implement Ledger with atomic conditional
 // updates; this package never talks to a database itself.
 package quota
@@ -61,7 +62,13 @@ type Reservation struct {
 }
 
 // Status is the state of the minute window after a successful Reserve, for
-// the x-ratelimit-* headers. A limit of 0 means unlimited.
+// the x-ratelimit-* headers. A limit of 0 means unlimited. Remaining counts
+// never go below zero.
+//
+// Alongside a *Denial, a store may also return the minute window's Status as
+// it stands (nothing reserved), so that a 429 carries exact headers; a store
+// that cannot tell returns the zero Status, and callers fall back to the
+// Denial.
 type Status struct {
 	RequestsLimit, RequestsRemaining int64
 	TokensLimit, TokensRemaining     int64
@@ -119,12 +126,15 @@ type Query struct {
 type Ledger interface {
 	// Reserve counts one request and r.Tokens tokens in r.Windows if, for
 	// every non-zero limit, the used amount plus this request stays within
-	// it; otherwise it changes nothing and returns a *Denial.
+	// it; otherwise it changes nothing and returns a *Denial (possibly with
+	// the current Status, see Status). When several limits would be
+	// exceeded, which one the Denial names is the store's choice.
 	Reserve(ctx context.Context, r Reservation, limits authz.Limits) (Status, error)
 	// Settle replaces the reserved tokens with the real ones in the
 	// reservation's windows, removes the reservation and appends a ledger
 	// entry, all at once. A second Settle (or one after Release or expiry)
-	// returns an error wrapping authz.ErrNotFound and changes nothing.
+	// returns an error wrapping authz.ErrNotFound and changes nothing. The
+	// entry's At is s.At; its other fields come from the reservation.
 	Settle(ctx context.Context, s Settlement) (Entry, error)
 	// Release gives back the reserved tokens (the request still counts
 	// towards the request rate) and removes the reservation; used when the

@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/quota"
 )
 
 // Errors returned (wrapped) by every backend; test with errors.Is.
@@ -43,5 +44,6 @@ type Keys interface {
 // Store is everything a backend provides.
 type Store interface {
 	Keys
+	quota.Ledger // rate-limit windows, reservations and the usage ledger
 	Close() error
 }

@@ -50,6 +50,57 @@ var migrations = []string{
 		detail TEXT NOT NULL
 	) STRICT;
 	CREATE INDEX key_audit_key_id ON key_audit (key_id);`,
+
+	// 2: quotas (quota.Ledger).
+	//
+	// quota_windows counts, per principal and calendar window (span
+	// 'minute', 'day' or 'month', start in Unix nanoseconds), the requests
+	// and the tokens used: settled tokens plus the bounds still reserved.
+	// quota_reservations are the pending bounds, with the windows they
+	// count in, so that settling or releasing adjusts those windows and not
+	// the ones current at the time; it holds only requests in flight, so
+	// expiry scans it without an index.
+	//
+	// usage_ledger is one row per settled request, clustered by time (at,
+	// then request_id): a report over a time range reads only that range,
+	// and the one B-tree keeps a settlement's writes small, which every
+	// request pays for (each index would add a page write to it). No
+	// request is counted twice because settling consumes its pending
+	// reservation in the same transaction.
+	`CREATE TABLE quota_windows (
+		principal_id TEXT NOT NULL,
+		span         TEXT NOT NULL,
+		start        INTEGER NOT NULL,
+		requests     INTEGER NOT NULL,
+		tokens       INTEGER NOT NULL,
+		PRIMARY KEY (principal_id, span, start)
+	) STRICT, WITHOUT ROWID;
+	CREATE INDEX quota_windows_span_start ON quota_windows (span, start);
+
+	CREATE TABLE quota_reservations (
+		id           TEXT PRIMARY KEY,
+		principal_id TEXT NOT NULL,
+		tenant       TEXT NOT NULL,
+		model        TEXT NOT NULL,
+		tokens       INTEGER NOT NULL,
+		minute_start INTEGER NOT NULL,
+		day_start    INTEGER NOT NULL,
+		month_start  INTEGER NOT NULL,
+		created_at   INTEGER NOT NULL,
+		expires_at   INTEGER NOT NULL
+	) STRICT, WITHOUT ROWID;
+
+	CREATE TABLE usage_ledger (
+		at                INTEGER NOT NULL,
+		request_id        TEXT NOT NULL,
+		principal_id      TEXT NOT NULL,
+		tenant            TEXT NOT NULL,
+		model             TEXT NOT NULL,
+		prompt_tokens     INTEGER NOT NULL,
+		completion_tokens INTEGER NOT NULL,
+		reserved_tokens   INTEGER NOT NULL,
+		PRIMARY KEY (at, request_id)
+	) STRICT, WITHOUT ROWID;`,
 }
 
 // migrate applies the migrations the database has not run yet, all in one

@@ -1,5 +1,6 @@
-// Package sqlite is aigate's embedded store: API keys and their audit history
-// in one SQLite file (modernc.org/sqlite, no cgo), shared safely by every
+// Package sqlite is aigate's embedded store: API keys and their audit history,
+// and the quota windows, reservations and usage ledger (quota.Ledger), in one
+// SQLite file (modernc.org/sqlite, no cgo), shared safely by every
 // process on the machine that opens it (the server and the CLI).
 // It owns the schema and its migrations; it never sees a secret (only keyed
 // hashes) and never exposes its *sql.DB, so nothing bypasses the audit trail.
@@ -45,6 +46,8 @@ type Store struct {
 	updateKey  *sql.Stmt
 	keyVersion *sql.Stmt
 	insertEv   *sql.Stmt
+
+	quota quotaStmts // usage.go
 }
 
 // Open opens the database file at path, creating it with mode 0600 if it does
@@ -159,13 +162,14 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		*p.stmt = stmt
 	}
-	return nil
+	return s.prepareQuota(ctx)
 }
 
 // Close closes the database. Calls in progress finish first.
 func (s *Store) Close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.getKey, s.listKeys, s.listTenant, s.history, s.insertKey, s.updateKey, s.keyVersion, s.insertEv} {
+	stmts := []*sql.Stmt{s.getKey, s.listKeys, s.listTenant, s.history, s.insertKey, s.updateKey, s.keyVersion, s.insertEv}
+	for _, stmt := range append(stmts, s.quota.all()...) {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

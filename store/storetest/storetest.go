@@ -22,6 +22,18 @@
 //     with the key passed to CreateKey or UpdateKey.
 //   - Canceled contexts fail with an error wrapping context.Canceled, and the
 //     write they canceled does not happen.
+//
+// For the quota ledger (quota.Ledger, whose doc states the contract):
+//
+//   - A zero limit is unlimited.
+//   - A Reserve that would exceed a limit returns an error wrapping a
+//     *quota.Denial naming that limit, its Max, the Used amount (settled and
+//     reserved, without this request) and the window's end, and changes
+//     nothing. Release of a denied reservation is ErrNotFound.
+//   - A successful Reserve's Status describes the minute window after it.
+//   - Settle and Release adjust the windows the reservation was made in,
+//     whenever they happen; usage above the reservation is recorded as it was.
+//   - Usage entries keep times like keys do (Precision, UTC).
 package storetest
 
 import (
@@ -92,10 +104,7 @@ func newEvent(k *authz.Key, action string, at time.Time) authz.AuditEvent {
 // table) it cleans up with t.Cleanup.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
-	for _, tc := range []struct {
-		name string
-		test func(t *testing.T, s store.Store)
-	}{
+	for _, tc := range []conformanceTest{
 		{"CreatedKeyReadsBackEqual", testCreatedKeyReadsBackEqual},
 		{"ZeroTimesAndAbsentHashesReadBackEmpty", testZeroTimesAndAbsentHashes},
 		{"ModelsReadBackNonNil", testModelsReadBackNonNil},
@@ -114,16 +123,31 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdatesFromOneVersionHaveOneWinner", testConcurrentUpdates},
 		{"CanceledContextFailsAndWritesNothing", testCanceledContext},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tc.test(t, s)
-		})
+		run(t, open, tc)
 	}
+	for _, tc := range usageTests() {
+		run(t, open, tc)
+	}
+}
+
+// run runs one test on a fresh store, and closes it.
+func run(t *testing.T, open func(t *testing.T) store.Store, tc conformanceTest) {
+	t.Helper()
+	t.Run(tc.name, func(t *testing.T) {
+		s := open(t)
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		tc.test(t, s)
+	})
+}
+
+// conformanceTest is one test of the suite.
+type conformanceTest struct {
+	name string
+	test func(t *testing.T, s store.Store)
 }
 
 func mustCreate(t *testing.T, s store.Store, k *authz.Key) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/quota"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/storetest"
 )
@@ -28,6 +29,10 @@ type mapStore struct {
 	mu      sync.Mutex
 	keys    map[string]*authz.Key
 	history []authz.AuditEvent
+
+	windows map[windowKey]windowCount
+	pending map[string]quota.Reservation
+	ledger  []quota.Entry
 }
 
 func clone(k *authz.Key) *authz.Key {
@@ -147,3 +152,139 @@ func (s *mapStore) KeyHistory(ctx context.Context, id string) ([]authz.AuditEven
 }
 
 func (s *mapStore) Close() error { return nil }
+
+// The ledger of the map store: everything under the same lock, which makes
+// every method atomic, as the contract asks.
+
+type windowKey struct {
+	principal, span string
+	start           time.Time
+}
+
+type windowCount struct{ requests, tokens int64 }
+
+func (s *mapStore) windowKeys(r quota.Reservation) [3]windowKey {
+	return [3]windowKey{
+		{r.PrincipalID, "minute", r.Windows.Minute},
+		{r.PrincipalID, "day", r.Windows.Day},
+		{r.PrincipalID, "month", r.Windows.Month},
+	}
+}
+
+func (s *mapStore) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits) (quota.Status, error) {
+	if err := ctx.Err(); err != nil {
+		return quota.Status{}, fmt.Errorf("map: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.windows == nil {
+		s.windows, s.pending = map[windowKey]windowCount{}, map[string]quota.Reservation{}
+	}
+	if _, ok := s.pending[r.ID]; ok {
+		return quota.Status{}, fmt.Errorf("map: %w", store.ErrExists)
+	}
+	k := s.windowKeys(r)
+	m, d, mo := s.windows[k[0]], s.windows[k[1]], s.windows[k[2]]
+	for _, c := range []struct {
+		name            string
+		max, used, plus int64
+		reset           time.Time
+	}{
+		{quota.LimitRequestsPerMinute, l.RPM, m.requests, 1, r.Windows.MinuteEnd()},
+		{quota.LimitTokensPerMinute, l.TPM, m.tokens, r.Tokens, r.Windows.MinuteEnd()},
+		{quota.LimitTokensPerDay, l.TokensPerDay, d.tokens, r.Tokens, r.Windows.DayEnd()},
+		{quota.LimitTokensPerMonth, l.TokensPerMonth, mo.tokens, r.Tokens, r.Windows.MonthEnd()},
+	} {
+		if c.max > 0 && c.used+c.plus > c.max {
+			return quota.Status{}, &quota.Denial{Limit: c.name, Max: c.max, Used: c.used, ResetAt: c.reset}
+		}
+	}
+	for _, wk := range k {
+		c := s.windows[wk]
+		c.requests++
+		c.tokens += r.Tokens
+		s.windows[wk] = c
+	}
+	s.pending[r.ID] = r
+	m = s.windows[k[0]]
+	return quota.Status{
+		RequestsLimit: l.RPM, RequestsRemaining: max(l.RPM-m.requests, 0),
+		TokensLimit: l.TPM, TokensRemaining: max(l.TPM-m.tokens, 0),
+		Reset: r.Windows.MinuteEnd(),
+	}, nil
+}
+
+// take removes a pending reservation and adds delta tokens to its windows.
+func (s *mapStore) take(id string, delta func(quota.Reservation) int64) (quota.Reservation, error) {
+	r, ok := s.pending[id]
+	if !ok {
+		return r, fmt.Errorf("map: %w", store.ErrNotFound)
+	}
+	delete(s.pending, id)
+	for _, wk := range s.windowKeys(r) {
+		c := s.windows[wk]
+		c.tokens += delta(r)
+		s.windows[wk] = c
+	}
+	return r, nil
+}
+
+func (s *mapStore) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return quota.Entry{}, fmt.Errorf("map: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	real := st.PromptTokens + st.CompletionTokens
+	r, err := s.take(st.ReservationID, func(r quota.Reservation) int64 { return real - r.Tokens })
+	if err != nil {
+		return quota.Entry{}, err
+	}
+	e := quota.Entry{RequestID: r.ID, PrincipalID: r.PrincipalID, Tenant: r.Tenant, Model: r.Model,
+		PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: r.Tokens, At: ms(st.At)}
+	s.ledger = append(s.ledger, e)
+	return e, nil
+}
+
+func (s *mapStore) Release(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("map: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.take(id, func(r quota.Reservation) int64 { return -r.Tokens })
+	return err
+}
+
+func (s *mapStore) ExpireReservations(ctx context.Context, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("map: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, r := range s.pending {
+		if r.ExpiresAt.Before(now) {
+			s.take(id, func(r quota.Reservation) int64 { return -r.Tokens })
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *mapStore) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("map: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []quota.Entry
+	for _, e := range s.ledger {
+		if (q.PrincipalID == "" || e.PrincipalID == q.PrincipalID) && (q.Tenant == "" || e.Tenant == q.Tenant) &&
+			!e.At.Before(q.Since) {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b quota.Entry) int { return a.At.Compare(b.At) })
+	return out, nil
+}

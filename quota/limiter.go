@@ -1,0 +1,126 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aigate/aigate/authz"
+)
+
+// DefaultReservationTTL is how long a reservation stays pending when
+// Limiter.TTL is zero. It must exceed the longest request a caller lets run
+// (a long stream included): a reservation that expires before its request
+// ends cannot be settled, and that request's usage would be lost.
+const DefaultReservationTTL = 15 * time.Minute
+
+// Request is what one API call asks of a principal's limits.
+type Request struct {
+	// ID identifies the request: unique, it becomes the reservation id.
+	ID          string
+	PrincipalID string
+	Tenant      string
+	Model       string
+	// Tokens is the upper bound of the request's tokens (prompt and
+	// output); what is reserved until the request is settled.
+	Tokens int64
+	// Limits are the principal's, as the authorizer granted them.
+	Limits authz.Limits
+}
+
+// Limiter turns requests into reservations against a Ledger and settles
+// them. It holds no state of its own: every decision is the Ledger's atomic
+// update, so any number of Limiters (processes, Lambdas) may share a store.
+type Limiter struct {
+	// Ledger stores the windows, reservations and usage ledger. Required.
+	Ledger Ledger
+	// TTL is how long a reservation may stay pending before
+	// ExpireReservations releases it as left behind by a dead process.
+	// Zero: DefaultReservationTTL.
+	TTL time.Duration
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+}
+
+func (l *Limiter) now() time.Time {
+	if l.Now != nil {
+		return l.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (l *Limiter) ttl() time.Duration {
+	if l.TTL > 0 {
+		return l.TTL
+	}
+	return DefaultReservationTTL
+}
+
+// Reserve reserves req.Tokens and one request in the windows of now. When a
+// limit would be exceeded it returns an error wrapping a *Denial, together
+// with the Status the store reported for the denial (possibly zero; see
+// DenialStatus).
+func (l *Limiter) Reserve(ctx context.Context, req Request) (Reservation, Status, error) {
+	if req.ID == "" || req.PrincipalID == "" {
+		return Reservation{}, Status{}, errors.New("quota: reserve: request id and principal id are required")
+	}
+	if req.Tokens < 0 {
+		return Reservation{}, Status{}, fmt.Errorf("quota: reserve %s: negative token bound %d", req.ID, req.Tokens)
+	}
+	now := l.now()
+	r := Reservation{
+		ID:          req.ID,
+		PrincipalID: req.PrincipalID,
+		Tenant:      req.Tenant,
+		Model:       req.Model,
+		Tokens:      req.Tokens,
+		Windows:     WindowsAt(now),
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(l.ttl()),
+	}
+	st, err := l.Ledger.Reserve(ctx, r, req.Limits)
+	if err != nil {
+		var d *Denial
+		if errors.As(err, &d) {
+			return Reservation{}, st, err
+		}
+		return Reservation{}, Status{}, fmt.Errorf("quota: reserve %s: %w", req.ID, err)
+	}
+	return r, st, nil
+}
+
+// Settle records the real usage of the reserved request, at now.
+func (l *Limiter) Settle(ctx context.Context, r Reservation, promptTokens, completionTokens int64) (Entry, error) {
+	if promptTokens < 0 || completionTokens < 0 {
+		return Entry{}, fmt.Errorf("quota: settle %s: negative usage", r.ID)
+	}
+	e, err := l.Ledger.Settle(ctx, Settlement{
+		ReservationID:    r.ID,
+		PromptTokens:     promptTokens,
+		CompletionTokens: completionTokens,
+		At:               l.now(),
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("quota: settle %s: %w", r.ID, err)
+	}
+	return e, nil
+}
+
+// Release gives the reserved tokens back: the request produced nothing.
+func (l *Limiter) Release(ctx context.Context, r Reservation) error {
+	if err := l.Ledger.Release(ctx, r.ID); err != nil {
+		return fmt.Errorf("quota: release %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// ExpireReservations releases the reservations left pending past their
+// expiry (by a process that died mid-request) and says how many.
+func (l *Limiter) ExpireReservations(ctx context.Context) (int, error) {
+	n, err := l.Ledger.ExpireReservations(ctx, l.now())
+	if err != nil {
+		return n, fmt.Errorf("quota: expire reservations: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,396 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/store"
+)
+
+var _ quota.Ledger = (*Store)(nil)
+
+// Window spans as stored in quota_windows.span.
+const (
+	spanMinute = "minute"
+	spanDay    = "day"
+	spanMonth  = "month"
+)
+
+// windowsPredicate matches the three windows of one reservation:
+// ?1 principal, ?2 minute start, ?3 day start, ?4 month start.
+const windowsPredicate = `principal_id = ?1 AND (
+	(span = 'minute' AND start = ?2) OR (span = 'day' AND start = ?3) OR (span = 'month' AND start = ?4))`
+
+// Ended windows are kept this long after their end, so that a request
+// settled late still finds its windows, then pruned: only current windows
+// enforce anything, and the ledger, not the windows, is the usage record.
+var windowRetention = map[string]time.Duration{
+	spanMinute: 24 * time.Hour,
+	spanDay:    48 * time.Hour,
+	spanMonth:  40 * 24 * time.Hour,
+}
+
+// quotaStmts are the prepared statements of the quota.Ledger methods, all on
+// the writer: each method is one write transaction.
+type quotaStmts struct {
+	addWindows         *sql.Stmt // count one request and tokens in a reservation's windows
+	adjustWindows      *sql.Stmt // add a (negative) token delta to them
+	insertReservation  *sql.Stmt
+	takeReservation    *sql.Stmt // delete one, returning it
+	takeExpired        *sql.Stmt // delete the expired ones, returning them
+	insertEntry        *sql.Stmt
+	pruneWindowsBefore *sql.Stmt
+}
+
+func (q *quotaStmts) all() []*sql.Stmt {
+	return []*sql.Stmt{q.addWindows, q.adjustWindows, q.insertReservation,
+		q.takeReservation, q.takeExpired, q.insertEntry, q.pruneWindowsBefore}
+}
+
+func (s *Store) prepareQuota(ctx context.Context) error {
+	const reservationColumns = `principal_id, tenant, model, tokens, minute_start, day_start, month_start`
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.quota.addWindows, `INSERT INTO quota_windows (principal_id, span, start, requests, tokens)
+			VALUES (?1, 'minute', ?2, 1, ?5), (?1, 'day', ?3, 1, ?5), (?1, 'month', ?4, 1, ?5)
+			ON CONFLICT (principal_id, span, start) DO UPDATE SET
+				requests = requests + 1, tokens = tokens + excluded.tokens
+			RETURNING span, requests, tokens`},
+		{&s.quota.adjustWindows, `UPDATE quota_windows SET tokens = tokens + ?5 WHERE ` + windowsPredicate},
+		{&s.quota.insertReservation, `INSERT INTO quota_reservations
+			(id, ` + reservationColumns + `, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`},
+		{&s.quota.takeReservation, `DELETE FROM quota_reservations WHERE id = ? RETURNING ` + reservationColumns},
+		{&s.quota.takeExpired, `DELETE FROM quota_reservations WHERE expires_at < ? RETURNING ` + reservationColumns},
+		{&s.quota.insertEntry, `INSERT INTO usage_ledger
+			(request_id, principal_id, tenant, model, prompt_tokens, completion_tokens, reserved_tokens, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.quota.pruneWindowsBefore, `DELETE FROM quota_windows WHERE span = ? AND start < ?`},
+	} {
+		stmt, err := s.writer.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.stmt = stmt
+	}
+	return nil
+}
+
+// windowArgs are the ?1..?4 arguments of windowsPredicate.
+func windowArgs(principal string, w quota.Windows) ([]any, error) {
+	args := []any{principal}
+	for _, t := range []time.Time{w.Minute, w.Day, w.Month} {
+		n, err := toNanos(t)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, n)
+	}
+	return args, nil
+}
+
+// used is what one window holds.
+type used struct{ requests, tokens int64 }
+
+// Reserve counts the request and r.Tokens in r.Windows when every non-zero
+// limit allows it, in one transaction: the check and the increment cannot
+// be split by another writer, in this process or another. The windows are
+// incremented first and the transaction rolled back on a denial, which
+// saves the separate read (every statement costs on this hot path).
+func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.Limits) (quota.Status, error) {
+	op := fmt.Sprintf("reserve %q", r.ID)
+	if r.ID == "" || r.PrincipalID == "" {
+		return quota.Status{}, fmt.Errorf("sqlite: %s: reservation id and principal id are required", op)
+	}
+	if r.Tokens < 0 {
+		return quota.Status{}, fmt.Errorf("sqlite: %s: negative tokens", op)
+	}
+	wargs, err := windowArgs(r.PrincipalID, r.Windows)
+	if err != nil {
+		return quota.Status{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	created, err := toNanos(r.CreatedAt)
+	if err != nil {
+		return quota.Status{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	expires, err := toNanos(r.ExpiresAt)
+	if err != nil {
+		return quota.Status{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	var st quota.Status
+	err = s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.quota.insertReservation).ExecContext(ctx,
+			r.ID, r.PrincipalID, r.Tenant, r.Model, r.Tokens, wargs[1], wargs[2], wargs[3], created, expires)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: %s: already pending: %w", op, store.ErrExists)
+		}
+		rows, err := tx.StmtContext(ctx, s.quota.addWindows).QueryContext(ctx, append(wargs, r.Tokens)...)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		// have is what each window held before this request.
+		have := map[string]used{}
+		for rows.Next() {
+			var (
+				span string
+				u    used
+			)
+			if err := rows.Scan(&span, &u.requests, &u.tokens); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			}
+			have[span] = used{u.requests - 1, u.tokens - r.Tokens}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		if len(have) != 3 {
+			return fmt.Errorf("sqlite: %s: %d windows updated, want 3", op, len(have))
+		}
+		minute := have[spanMinute]
+		if d := deny(r, limits, have); d != nil {
+			st = status(limits, minute, r.Windows)
+			return d // rolls the increments back
+		}
+		st = status(limits, used{minute.requests + 1, minute.tokens + r.Tokens}, r.Windows)
+		return nil
+	})
+	return st, err
+}
+
+// status is the Status of a minute window holding u.
+func status(l authz.Limits, u used, w quota.Windows) quota.Status {
+	return quota.Status{
+		RequestsLimit: l.RPM, RequestsRemaining: max(l.RPM-u.requests, 0),
+		TokensLimit: l.TPM, TokensRemaining: max(l.TPM-u.tokens, 0),
+		Reset: w.MinuteEnd(),
+	}
+}
+
+// deny returns the first limit the reservation would exceed, or nil.
+func deny(r quota.Reservation, l authz.Limits, have map[string]used) *quota.Denial {
+	for _, c := range []struct {
+		limit    string
+		max      int64
+		used     int64
+		adding   int64
+		resetsAt time.Time
+	}{
+		{quota.LimitRequestsPerMinute, l.RPM, have[spanMinute].requests, 1, r.Windows.MinuteEnd()},
+		{quota.LimitTokensPerMinute, l.TPM, have[spanMinute].tokens, r.Tokens, r.Windows.MinuteEnd()},
+		{quota.LimitTokensPerDay, l.TokensPerDay, have[spanDay].tokens, r.Tokens, r.Windows.DayEnd()},
+		{quota.LimitTokensPerMonth, l.TokensPerMonth, have[spanMonth].tokens, r.Tokens, r.Windows.MonthEnd()},
+	} {
+		if c.max > 0 && c.used+c.adding > c.max {
+			return &quota.Denial{Limit: c.limit, Max: c.max, Used: c.used, ResetAt: c.resetsAt}
+		}
+	}
+	return nil
+}
+
+// pending is a reservation as takeReservation and takeExpired return it.
+type pending struct {
+	principal, tenant, model string
+	tokens                   int64
+	minute, day, month       int64
+}
+
+func scanPending(row interface{ Scan(...any) error }) (pending, error) {
+	var p pending
+	err := row.Scan(&p.principal, &p.tenant, &p.model, &p.tokens, &p.minute, &p.day, &p.month)
+	return p, err
+}
+
+// adjust adds delta tokens to p's windows.
+func (s *Store) adjust(ctx context.Context, tx *sql.Tx, p pending, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	_, err := tx.StmtContext(ctx, s.quota.adjustWindows).ExecContext(ctx, p.principal, p.minute, p.day, p.month, delta)
+	return err
+}
+
+// Settle swaps the reservation for the real usage in its windows and appends
+// the ledger entry (at st.At, or now when it is zero), in one transaction: a crash leaves either the pending
+// reservation (which expiry releases) or the entry, never both or neither.
+func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, error) {
+	op := fmt.Sprintf("settle %q", st.ReservationID)
+	if st.PromptTokens < 0 || st.CompletionTokens < 0 {
+		return quota.Entry{}, fmt.Errorf("sqlite: %s: negative usage", op)
+	}
+	if st.At.IsZero() {
+		st.At = time.Now()
+	}
+	at, err := toNanos(st.At)
+	if err != nil {
+		return quota.Entry{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	var e quota.Entry
+	err = s.write(ctx, op, func(tx *sql.Tx) error {
+		p, err := scanPending(tx.StmtContext(ctx, s.quota.takeReservation).QueryRowContext(ctx, st.ReservationID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		real := st.PromptTokens + st.CompletionTokens
+		if err := s.adjust(ctx, tx, p, real-p.tokens); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		e = quota.Entry{
+			RequestID: st.ReservationID, PrincipalID: p.principal, Tenant: p.tenant, Model: p.model,
+			PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: p.tokens,
+			At: fromNanos(at),
+		}
+		if _, err := tx.StmtContext(ctx, s.quota.insertEntry).ExecContext(ctx, e.RequestID, e.PrincipalID,
+			e.Tenant, e.Model, e.PromptTokens, e.CompletionTokens, e.ReservedTokens, at); err != nil {
+			return fmt.Errorf("sqlite: %s: ledger: %w", op, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return quota.Entry{}, err
+	}
+	return e, nil
+}
+
+// Release gives the reserved tokens back to the reservation's windows; the
+// request stays counted towards the request rate.
+func (s *Store) Release(ctx context.Context, id string) error {
+	op := fmt.Sprintf("release %q", id)
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		p, err := scanPending(tx.StmtContext(ctx, s.quota.takeReservation).QueryRowContext(ctx, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		if err := s.adjust(ctx, tx, p, -p.tokens); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		return nil
+	})
+}
+
+// ExpireReservations releases every reservation whose expiry is before now,
+// and prunes windows long ended (see windowRetention), in one transaction.
+func (s *Store) ExpireReservations(ctx context.Context, now time.Time) (int, error) {
+	const op = "expire reservations"
+	cutoff, err := toNanos(now)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	n := 0
+	err = s.write(ctx, op, func(tx *sql.Tx) error {
+		rows, err := tx.StmtContext(ctx, s.quota.takeExpired).QueryContext(ctx, cutoff)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		// The RETURNING rows are read to the end before the windows are
+		// adjusted: SQLite runs the DELETE as the rows are stepped.
+		var expired []pending
+		for rows.Next() {
+			p, err := scanPending(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			}
+			expired = append(expired, p)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		for _, p := range expired {
+			if err := s.adjust(ctx, tx, p, -p.tokens); err != nil {
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			}
+		}
+		n = len(expired)
+		w := quota.WindowsAt(now)
+		for span, start := range map[string]time.Time{
+			spanMinute: w.Minute.Add(-time.Minute - windowRetention[spanMinute]),
+			spanDay:    w.Day.AddDate(0, 0, -1).Add(-windowRetention[spanDay]),
+			spanMonth:  w.Month.AddDate(0, -1, 0).Add(-windowRetention[spanMonth]),
+		} {
+			// A window starting before this ended more than its retention ago.
+			before, err := toNanos(start)
+			if err != nil {
+				continue // before 1678: nothing stored is that old
+			}
+			if _, err := tx.StmtContext(ctx, s.quota.pruneWindowsBefore).ExecContext(ctx, span, before); err != nil {
+				return fmt.Errorf("sqlite: %s: prune windows: %w", op, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Usage returns the ledger entries matching q, oldest first (by time, then
+// request id). The ledger is clustered by time: Since narrows what is read,
+// the other filters are applied to what it reads.
+func (s *Store) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if q.PrincipalID != "" {
+		where, args = append(where, "principal_id = ?"), append(args, q.PrincipalID)
+	}
+	if q.Tenant != "" {
+		where, args = append(where, "tenant = ?"), append(args, q.Tenant)
+	}
+	if !q.Since.IsZero() {
+		since, err := toNanos(q.Since)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: usage: %w", err)
+		}
+		where, args = append(where, "at >= ?"), append(args, since)
+	}
+	query := `SELECT request_id, principal_id, tenant, model, prompt_tokens, completion_tokens, reserved_tokens, at
+		FROM usage_ledger`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY at, request_id"
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: usage: %w", err)
+	}
+	defer rows.Close()
+	entries := []quota.Entry{}
+	for rows.Next() {
+		var (
+			e  quota.Entry
+			at int64
+		)
+		if err := rows.Scan(&e.RequestID, &e.PrincipalID, &e.Tenant, &e.Model,
+			&e.PromptTokens, &e.CompletionTokens, &e.ReservedTokens, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: usage: %w", err)
+		}
+		e.At = fromNanos(at)
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: usage: %w", err)
+	}
+	return entries, nil
+}
