@@ -1,0 +1,260 @@
+package aiapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aigate/aigate/strictyaml"
+
+	"github.com/aigate/aigate/aiapi/provider"
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/quota"
+)
+
+// Provider types of ProviderConfig.Type.
+const (
+	ProviderOpenAI  = "openai"  // any OpenAI-compatible base URL
+	ProviderBedrock = "bedrock" // Amazon Bedrock, Converse API
+	ProviderEcho    = "echo"    // the built-in test model (package echo)
+)
+
+// Defaults of the zero Config fields.
+const (
+	DefaultMaxTokens       = 4096
+	DefaultMaxRequestBytes = 8 << 20
+	DefaultUpstreamTimeout = 10 * time.Minute
+	DefaultExpireInterval  = time.Minute
+	DefaultKeyStatusTTL    = time.Second
+)
+
+// Environment variables read by ConfigFromEnv.
+const (
+	// EnvConfig holds a Config as YAML (or JSON), e.g. in a Lambda's
+	// environment.
+	EnvConfig = "AIGATE_AIAPI_CONFIG"
+	// EnvConfigFile names a file holding a Config as YAML.
+	EnvConfigFile = "AIGATE_AIAPI_CONFIG_FILE"
+	// EnvOpenAIBaseURL and EnvOpenAIAPIKey, when either is set, add the
+	// provider "openai" (OpenAI itself when only the key is set) and route
+	// every model that no other route names to it.
+	EnvOpenAIBaseURL = "OPENAI_BASE_URL"
+	EnvOpenAIAPIKey  = "OPENAI_API_KEY"
+)
+
+// Config configures the AI API. The YAML fields are what `aigate serve`
+// reads under its config file's top-level `aiapi:` key and what a Lambda
+// reads from AIGATE_AIAPI_CONFIG; the others are wired in code. Every zero
+// field has a working default.
+type Config struct {
+	// Models route the model names callers use to providers, in order: the
+	// first route whose Name matches serves the model. Empty: the model
+	// "echo" goes to the echo test model.
+	Models []ModelRoute `yaml:"models,omitempty"`
+	// Providers are the upstreams, by name. The name "echo", when not
+	// defined, is the echo test model.
+	Providers map[string]ProviderConfig `yaml:"providers,omitempty"`
+	// DefaultMaxTokens caps the output of a chat completion that names no
+	// max_tokens or max_completion_tokens; the cap is sent upstream, so the
+	// reservation really bounds the request. Zero: DefaultMaxTokens.
+	DefaultMaxTokens int64 `yaml:"defaultMaxTokens,omitempty"`
+	// MaxRequestBytes bounds a request body (413 above). Zero:
+	// DefaultMaxRequestBytes.
+	MaxRequestBytes int64 `yaml:"maxRequestBytes,omitempty"`
+	// UpstreamTimeout bounds a whole upstream call, a stream included (504
+	// past it). Zero: DefaultUpstreamTimeout.
+	UpstreamTimeout time.Duration `yaml:"upstreamTimeout,omitempty"`
+	// ReservationTTL is how long a reservation may stay pending before
+	// ExpireReservations releases it as left behind by a dead process. It
+	// must exceed UpstreamTimeout (a reservation that expires mid-request
+	// cannot be settled). Zero: UpstreamTimeout plus five minutes.
+	ReservationTTL time.Duration `yaml:"reservationTtl,omitempty"`
+	// ExpireInterval is how often Run releases expired reservations. Zero:
+	// DefaultExpireInterval.
+	ExpireInterval time.Duration `yaml:"expireInterval,omitempty"`
+	// KeyStatusTTL is how stale the API key status the server checks may
+	// be: a key revoked this long ago is refused even while API Gateway's
+	// authorizer cache still allows it. Zero: DefaultKeyStatusTTL (1 s).
+	KeyStatusTTL time.Duration `yaml:"keyStatusTtl,omitempty"`
+
+	// Ledger enforces limits and records usage. Required.
+	Ledger quota.Ledger `yaml:"-"`
+	// Keys is where API keys' status is read back (store.GetKey). Nil: no
+	// check here, and a revoked key works until the authorizer's cache
+	// forgets it.
+	Keys authz.KeyStore `yaml:"-"`
+	// Upstreams are providers built in code, by name; they take precedence
+	// over Providers of the same name (tests, custom backends).
+	Upstreams map[string]provider.Provider `yaml:"-"`
+	// Logger gets one line per request and every failure. Nil:
+	// slog.Default().
+	Logger *slog.Logger `yaml:"-"`
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time `yaml:"-"`
+}
+
+// ModelRoute sends the models matching Name to a provider.
+type ModelRoute struct {
+	// Name is a model name, or an IAM-style glob ("gpt-4o*", "*"). Only
+	// routes without wildcards are listed by GET /v1/models.
+	Name string `yaml:"name"`
+	// Provider names one of Config.Providers (or Upstreams).
+	Provider string `yaml:"provider"`
+	// UpstreamModel is the model id sent upstream. Empty: the name the
+	// caller used.
+	UpstreamModel string `yaml:"upstreamModel,omitempty"`
+}
+
+// ProviderConfig is one upstream.
+type ProviderConfig struct {
+	// Type is "openai", "bedrock" or "echo".
+	Type string `yaml:"type"`
+	// BaseURL (openai) is the API root, e.g. https://api.openai.com/v1 or
+	// http://127.0.0.1:11434/v1 (Ollama).
+	BaseURL string `yaml:"baseUrl,omitempty"`
+	// APIKeyEnv (openai) names the environment variable that holds the
+	// upstream's key; the key itself never goes into configuration.
+	// Empty: no key (local servers).
+	APIKeyEnv string `yaml:"apiKeyEnv,omitempty"`
+	// MaxTokensField (openai) is "max_tokens" (the default) or
+	// "max_completion_tokens": the field that carries the output cap when
+	// the caller set none.
+	MaxTokensField string `yaml:"maxTokensField,omitempty"`
+	// Region (bedrock) is the AWS region. Empty: the AWS configuration's
+	// (AWS_REGION).
+	Region string `yaml:"region,omitempty"`
+	// Endpoint (bedrock) replaces Bedrock's endpoint URL (a VPC endpoint).
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// Timeout bounds this provider's calls instead of UpstreamTimeout.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+}
+
+// DefaultConfig is the configuration of a fresh install: the model "echo"
+// answered by the echo test model, so that everything works offline.
+func DefaultConfig() Config {
+	return Config{
+		Models:    []ModelRoute{{Name: "echo", Provider: "echo"}},
+		Providers: map[string]ProviderConfig{"echo": {Type: ProviderEcho}},
+	}
+}
+
+// ConfigFromEnv is the Lambda's configuration: the Config in
+// AIGATE_AIAPI_CONFIG (YAML or JSON) or in the file AIGATE_AIAPI_CONFIG_FILE,
+// else DefaultConfig; then, when OPENAI_BASE_URL or OPENAI_API_KEY is set and
+// the configuration has no provider "openai" of its own, a provider "openai"
+// (key from OPENAI_API_KEY) that every model no other route names goes to.
+func ConfigFromEnv() (Config, error) {
+	cfg := DefaultConfig()
+	inline, file := os.Getenv(EnvConfig), os.Getenv(EnvConfigFile)
+	switch {
+	case inline != "" && file != "":
+		return Config{}, fmt.Errorf("aiapi: set %s or %s, not both", EnvConfig, EnvConfigFile)
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return Config{}, fmt.Errorf("aiapi: %s: %w", EnvConfigFile, err)
+		}
+		inline = string(data)
+		fallthrough
+	case inline != "":
+		var c Config
+		if err := strictyaml.Decode([]byte(inline), &c, "aiapi"); err != nil {
+			return Config{}, err
+		}
+		cfg = c
+	}
+	return cfg.WithOpenAIEnv(), nil
+}
+
+// WithOpenAIEnv returns c with a catch-all route of every model not routed
+// otherwise to an OpenAI-compatible upstream when OPENAI_BASE_URL or
+// OPENAI_API_KEY is set, so that a real upstream is one setting away.
+func (c Config) WithOpenAIEnv() Config {
+	cfg := c
+	base, key := os.Getenv(EnvOpenAIBaseURL), os.Getenv(EnvOpenAIAPIKey)
+	// A configuration with its own provider "openai" has placed it where it
+	// wants (its apiKeyEnv may well name OPENAI_API_KEY): no catch-all then.
+	_, configured := cfg.Providers[ProviderOpenAI]
+	if (base != "" || key != "") && !configured {
+		if base == "" {
+			base = "https://api.openai.com/v1"
+		}
+		providers := map[string]ProviderConfig{}
+		for k, v := range cfg.Providers {
+			providers[k] = v
+		}
+		pc := ProviderConfig{Type: ProviderOpenAI, BaseURL: base}
+		if key != "" {
+			pc.APIKeyEnv = EnvOpenAIAPIKey
+		}
+		providers[ProviderOpenAI] = pc
+		cfg.Providers = providers
+		models := append([]ModelRoute(nil), cfg.Models...)
+		if len(models) == 0 {
+			models = DefaultConfig().Models
+		}
+		cfg.Models = append(models, ModelRoute{Name: "*", Provider: ProviderOpenAI})
+	}
+	return cfg
+}
+
+// withDefaults fills the zero fields.
+func (c Config) withDefaults() Config {
+	if len(c.Models) == 0 {
+		c.Models = DefaultConfig().Models
+	}
+	if c.DefaultMaxTokens <= 0 {
+		c.DefaultMaxTokens = DefaultMaxTokens
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.UpstreamTimeout <= 0 {
+		c.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if c.ReservationTTL <= 0 {
+		c.ReservationTTL = c.UpstreamTimeout + 5*time.Minute
+	}
+	if c.ExpireInterval <= 0 {
+		c.ExpireInterval = DefaultExpireInterval
+	}
+	if c.KeyStatusTTL <= 0 {
+		c.KeyStatusTTL = DefaultKeyStatusTTL
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// validate checks what withDefaults cannot fix.
+func (c Config) validate() error {
+	if c.Ledger == nil {
+		return errors.New("aiapi: a Ledger is required")
+	}
+	for name, p := range c.Providers {
+		if p.Timeout >= c.ReservationTTL {
+			return fmt.Errorf("aiapi: providers.%s.timeout %v must be below reservationTtl %v", name, p.Timeout, c.ReservationTTL)
+		}
+	}
+	if c.UpstreamTimeout >= c.ReservationTTL {
+		return fmt.Errorf("aiapi: upstreamTimeout %v must be below reservationTtl %v", c.UpstreamTimeout, c.ReservationTTL)
+	}
+	for i, r := range c.Models {
+		if r.Name == "" || r.Provider == "" {
+			return fmt.Errorf("aiapi: models[%d]: name and provider are required", i)
+		}
+		if _, ok := c.Upstreams[r.Provider]; ok {
+			continue
+		}
+		if _, ok := c.Providers[r.Provider]; !ok && r.Provider != ProviderEcho {
+			return fmt.Errorf("aiapi: models[%d] (%s): no provider %q", i, r.Name, r.Provider)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package aiapi
+
+import (
+	"net/http"
+
+	"github.com/aigate/aigate/aiapi/provider"
+)
+
+// embeddings serves POST /v1/embeddings.
+func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange) {
+	body, ok := s.readBody(w, r, x)
+	if !ok {
+		return
+	}
+	req, err := parseEmbeddingsRequest(body)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	x.model = req.model
+	rt, ok := s.route(x.caller, req.model)
+	if !ok {
+		modelNotFound(w, req.model)
+		return
+	}
+	// The body bounds the input's tokens: a text has at most one token per
+	// byte, and a token array takes at least two bytes per token.
+	res, ok := s.reserve(w, r, x, int64(len(body)))
+	if !ok {
+		return
+	}
+	upstream := rt.UpstreamModel
+	if upstream == "" {
+		upstream = req.model
+	}
+	ctx, cancel := s.upstreamContext(r, rt)
+	defer cancel()
+	resp, err := s.providers[rt.Provider].Embeddings(ctx, &provider.EmbeddingsRequest{
+		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: body, Inputs: req.inputs,
+	})
+	if err != nil {
+		x.err = err
+		status, typ, code, msg := failure(r, ctx, err)
+		if status == 499 {
+			x.status = status
+		}
+		s.release(r, x, res)
+		if status != 499 {
+			writeError(w, status, typ, code, "", msg)
+		}
+		return
+	}
+	var inputBytes int64
+	for _, in := range req.inputs {
+		inputBytes += int64(len(in))
+	}
+	u := estimate(inputBytes, 0)
+	if resp.Usage != nil {
+		u = *resp.Usage
+	}
+	if err := s.settle(r, x, res, u); err != nil {
+		x.err = err
+		writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(resp.Body)
+}

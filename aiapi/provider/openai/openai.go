@@ -1,0 +1,360 @@
+// Package openai is the provider for any OpenAI-compatible upstream (OpenAI,
+// vLLM, Ollama, llama.cpp's server): it forwards the caller's request body
+// untouched but for the model id, the output cap and, when streaming, the
+// request for a usage report, and reads usage back.
+//
+// It never forwards the caller's headers (its credential stays at the AI
+// API), and the errors it returns show the caller neither the upstream's
+// URL nor its key.
+package openai
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/aigate/aigate/aiapi/provider"
+)
+
+// Output cap fields of the chat completions API.
+const (
+	MaxTokens           = "max_tokens"
+	MaxCompletionTokens = "max_completion_tokens"
+)
+
+// DefaultMaxResponseBytes bounds a non-streamed answer when
+// Client.MaxResponseBytes is zero.
+const DefaultMaxResponseBytes = 64 << 20
+
+// Client is an OpenAI-compatible upstream. Safe for concurrent use; do not
+// change its fields once it is in use.
+type Client struct {
+	// BaseURL is the API root that /chat/completions and /embeddings are
+	// appended to, e.g. https://api.openai.com/v1 or
+	// http://127.0.0.1:8000/v1. Required.
+	BaseURL string
+	// APIKey is sent as a bearer token. Empty: no Authorization header
+	// (local servers).
+	APIKey string
+	// MaxTokensField names the field that carries the output cap when the
+	// caller set none: MaxTokens (empty means this; vLLM, Ollama,
+	// llama.cpp) or MaxCompletionTokens (OpenAI's reasoning models refuse
+	// max_tokens).
+	MaxTokensField string
+	// HTTPClient sends the requests; deadlines come from the context. Nil:
+	// a client of this Client's own, whose transport keeps up to 256 idle
+	// connections to the upstream (http.DefaultTransport keeps 2, which
+	// under concurrency means a new connection per request).
+	HTTPClient *http.Client
+	// MaxResponseBytes bounds a non-streamed answer. Zero:
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+
+	once sync.Once
+	def  *http.Client
+}
+
+var _ provider.Provider = (*Client)(nil)
+
+func (c *Client) client() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	c.once.Do(func() {
+		c.def = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}}
+	})
+	return c.def
+}
+
+// chatBody is the caller's body with the upstream model, the output cap
+// when the caller set none, and for streams the usage report asked for.
+func (c *Client) chatBody(r *provider.ChatRequest) ([]byte, error) {
+	body, err := sjson.SetBytes(r.Body, "model", r.Model)
+	if err != nil {
+		return nil, err
+	}
+	if !present(body, MaxTokens) && !present(body, MaxCompletionTokens) {
+		field := c.MaxTokensField
+		if field == "" {
+			field = MaxTokens
+		}
+		if body, err = sjson.SetBytes(body, field, r.MaxTokens); err != nil {
+			return nil, err
+		}
+	}
+	if r.Stream {
+		// Usage is what gets settled: ask for it whatever the caller did.
+		if body, err = sjson.SetBytes(body, "stream_options.include_usage", true); err != nil {
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
+func present(body []byte, field string) bool {
+	v := gjson.GetBytes(body, field)
+	return v.Exists() && v.Type != gjson.Null
+}
+
+// post sends body to path and returns the response when its status is 200;
+// any other answer becomes an *provider.Error.
+func (c *Client) post(ctx context.Context, path string, body []byte, stream bool, upstreamModel, responseModel string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, provider.Wrap(provider.Upstream, "the upstream is misconfigured", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if stream {
+		req.Header.Set("Accept", "text/event-stream")
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	resp, err := c.client().Do(req)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
+			return nil, ctxErr // the caller went away
+		}
+		return nil, provider.Wrap(provider.Upstream, "the upstream could not be reached", err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	// The cause goes to logs, which must not hold the upstream's key either
+	// (a 401 body may quote it).
+	cause := fmt.Errorf("openai: upstream answered %s: %.512s", resp.Status, c.scrubKey(string(msg)))
+	switch resp.StatusCode {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return nil, &provider.Error{Kind: provider.BadRequest, Message: c.sanitize(upstreamMessage(msg), upstreamModel, responseModel), Err: cause}
+	case http.StatusGatewayTimeout, http.StatusRequestTimeout:
+		return nil, &provider.Error{Kind: provider.Timeout, Message: "the upstream did not answer in time", Err: cause}
+	}
+	return nil, &provider.Error{Kind: provider.Upstream, Message: fmt.Sprintf("the upstream failed (status %d)", resp.StatusCode), Err: cause}
+}
+
+// upstreamMessage is error.message of an OpenAI error body, or a generic
+// text when there is none.
+func upstreamMessage(body []byte) string {
+	if m := gjson.GetBytes(body, "error.message"); m.Type == gjson.String && m.Str != "" {
+		return m.Str
+	}
+	if m := gjson.GetBytes(body, "message"); m.Type == gjson.String && m.Str != "" {
+		return m.Str
+	}
+	return "the upstream refused the request"
+}
+
+// sanitize makes an upstream's message fit for the caller: shorter than 512
+// bytes, with the upstream's model id replaced by the caller's model name
+// and the upstream's address and key removed.
+func (c *Client) sanitize(msg, upstreamModel, responseModel string) string {
+	if len(msg) > 512 {
+		msg = msg[:512]
+	}
+	for _, secret := range []string{c.APIKey, strings.TrimSuffix(c.BaseURL, "/"), hostOf(c.BaseURL)} {
+		if len(secret) >= 4 {
+			msg = strings.ReplaceAll(msg, secret, "[upstream]")
+		}
+	}
+	if upstreamModel != "" && upstreamModel != responseModel {
+		msg = strings.ReplaceAll(msg, upstreamModel, responseModel)
+	}
+	return msg
+}
+
+// scrubKey removes the upstream's key from s.
+func (c *Client) scrubKey(s string) string {
+	if len(c.APIKey) < 4 {
+		return s
+	}
+	return strings.ReplaceAll(s, c.APIKey, "[key]")
+}
+
+func hostOf(u string) string {
+	_, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return ""
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	return host
+}
+
+// readAnswer reads a non-streamed answer whose presence field must exist.
+func (c *Client) readAnswer(resp *http.Response, must string) ([]byte, error) {
+	defer resp.Body.Close()
+	limit := c.MaxResponseBytes
+	if limit <= 0 {
+		limit = DefaultMaxResponseBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, provider.Wrap(provider.Upstream, "the upstream's answer was cut off", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, provider.Errorf(provider.Upstream, "the upstream's answer is over %d bytes", limit)
+	}
+	if !gjson.ValidBytes(body) || !gjson.GetBytes(body, must).IsArray() {
+		return nil, &provider.Error{Kind: provider.Upstream, Message: "the upstream's answer is malformed",
+			Err: fmt.Errorf("openai: answer without %s: %.256s", must, body)}
+	}
+	return body, nil
+}
+
+// usageOf reads an OpenAI usage object; nil when absent.
+func usageOf(v gjson.Result) *provider.Usage {
+	if !v.IsObject() {
+		return nil
+	}
+	return &provider.Usage{
+		PromptTokens:     max(v.Get("prompt_tokens").Int(), 0),
+		CompletionTokens: max(v.Get("completion_tokens").Int(), 0),
+	}
+}
+
+func renamed(body []byte, model string) ([]byte, error) {
+	if m := gjson.GetBytes(body, "model"); m.Exists() && m.Str == model {
+		return body, nil
+	}
+	return sjson.SetBytes(body, "model", model)
+}
+
+// Chat sends a non-streamed chat completion.
+func (c *Client) Chat(ctx context.Context, r *provider.ChatRequest) (*provider.Response, error) {
+	body, err := c.chatBody(r)
+	if err != nil {
+		return nil, provider.Wrap(provider.BadRequest, "the request body could not be rewritten", err)
+	}
+	resp, err := c.post(ctx, "/chat/completions", body, false, r.Model, r.ResponseModel)
+	if err != nil {
+		return nil, err
+	}
+	answer, err := c.readAnswer(resp, "choices")
+	if err != nil {
+		return nil, err
+	}
+	var out int64
+	gjson.GetBytes(answer, "choices.#.message.content").ForEach(func(_, v gjson.Result) bool {
+		out += int64(len(v.Str))
+		return true
+	})
+	if answer, err = renamed(answer, r.ResponseModel); err != nil {
+		return nil, provider.Wrap(provider.Upstream, "the upstream's answer is malformed", err)
+	}
+	return &provider.Response{Body: answer, Usage: usageOf(gjson.GetBytes(answer, "usage")), OutputBytes: out}, nil
+}
+
+// ChatStream sends a streamed chat completion.
+func (c *Client) ChatStream(ctx context.Context, r *provider.ChatRequest) (provider.Stream, error) {
+	body, err := c.chatBody(r)
+	if err != nil {
+		return nil, provider.Wrap(provider.BadRequest, "the request body could not be rewritten", err)
+	}
+	resp, err := c.post(ctx, "/chat/completions", body, true, r.Model, r.ResponseModel)
+	if err != nil {
+		return nil, err
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		resp.Body.Close()
+		return nil, &provider.Error{Kind: provider.Upstream, Message: "the upstream did not stream",
+			Err: fmt.Errorf("openai: streamed answer of type %q", ct)}
+	}
+	return &stream{ctx: ctx, body: resp.Body, events: newSSEReader(resp.Body), model: r.ResponseModel, scrub: c.scrubKey}, nil
+}
+
+type stream struct {
+	ctx    context.Context
+	body   io.ReadCloser
+	events *sseReader
+	model  string
+	scrub  func(string) string // for causes, which are logged
+	done   bool
+}
+
+func (s *stream) Next() (provider.Chunk, error) {
+	if s.done {
+		return provider.Chunk{}, io.EOF
+	}
+	data, err := s.events.next()
+	if err != nil {
+		if ctxErr := s.ctx.Err(); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
+			return provider.Chunk{}, ctxErr
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // every OpenAI-compatible server ends with [DONE]
+		}
+		return provider.Chunk{}, provider.Wrap(provider.Upstream, "the upstream's stream broke off", err)
+	}
+	if string(data) == "[DONE]" {
+		s.done = true
+		return provider.Chunk{}, io.EOF
+	}
+	if !gjson.ValidBytes(data) {
+		return provider.Chunk{}, &provider.Error{Kind: provider.Upstream, Message: "the upstream's stream is malformed",
+			Err: fmt.Errorf("openai: event is not JSON: %.256s", s.scrub(string(data)))}
+	}
+	if e := gjson.GetBytes(data, "error"); e.Exists() {
+		return provider.Chunk{}, &provider.Error{Kind: provider.Upstream, Message: "the upstream failed mid-stream",
+			Err: fmt.Errorf("openai: error event: %.512s", s.scrub(e.Raw))}
+	}
+	ch := provider.Chunk{}
+	choices := gjson.GetBytes(data, "choices")
+	ch.Usage = usageOf(gjson.GetBytes(data, "usage"))
+	ch.UsageOnly = ch.Usage != nil && len(choices.Array()) == 0
+	choices.ForEach(func(_, c gjson.Result) bool {
+		ch.OutputBytes += int64(len(c.Get("delta.content").Str))
+		return true
+	})
+	// data is the reader's buffer: the chunk gets a copy of its own.
+	if ch.Data, err = renamed(bytes.Clone(data), s.model); err != nil {
+		return provider.Chunk{}, provider.Wrap(provider.Upstream, "the upstream's stream is malformed", err)
+	}
+	return ch, nil
+}
+
+func (s *stream) Close() error {
+	s.done = true
+	return s.body.Close()
+}
+
+// Embeddings sends an embeddings request.
+func (c *Client) Embeddings(ctx context.Context, r *provider.EmbeddingsRequest) (*provider.Response, error) {
+	body, err := sjson.SetBytes(r.Body, "model", r.Model)
+	if err != nil {
+		return nil, provider.Wrap(provider.BadRequest, "the request body could not be rewritten", err)
+	}
+	resp, err := c.post(ctx, "/embeddings", body, false, r.Model, r.ResponseModel)
+	if err != nil {
+		return nil, err
+	}
+	answer, err := c.readAnswer(resp, "data")
+	if err != nil {
+		return nil, err
+	}
+	if answer, err = renamed(answer, r.ResponseModel); err != nil {
+		return nil, provider.Wrap(provider.Upstream, "the upstream's answer is malformed", err)
+	}
+	return &provider.Response{Body: answer, Usage: usageOf(gjson.GetBytes(answer, "usage"))}, nil
+}

@@ -1,0 +1,497 @@
+package aiapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aigate/aigate/aiapi/provider"
+	"github.com/aigate/aigate/aiapi/provider/bedrock"
+	"github.com/aigate/aigate/aiapi/provider/echo"
+	"github.com/aigate/aigate/aiapi/provider/openai"
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/policy"
+	"github.com/aigate/aigate/quota"
+)
+
+// Server is the AI API: an http.Handler serving /v1/chat/completions,
+// /v1/embeddings, /v1/models and /v1/models/{id} (under any path prefix, such
+// as a base path mapping). Safe for concurrent use.
+type Server struct {
+	cfg       Config
+	routes    []route
+	providers map[string]provider.Provider
+	timeouts  map[string]time.Duration // per provider
+	limiter   *quota.Limiter
+	keys      *keyStatus // nil: no revocation check
+	log       *slog.Logger
+}
+
+// route is a compiled ModelRoute.
+type route struct {
+	ModelRoute
+	glob bool
+}
+
+// New builds a Server. Providers are built here; none is contacted.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		providers: map[string]provider.Provider{},
+		timeouts:  map[string]time.Duration{},
+		limiter:   &quota.Limiter{Ledger: cfg.Ledger, TTL: cfg.ReservationTTL, Now: cfg.Now},
+		log:       cfg.Logger,
+	}
+	if cfg.Keys != nil {
+		s.keys = newKeyStatus(cfg.Keys, cfg.KeyStatusTTL, cfg.Now)
+	}
+	for _, m := range cfg.Models {
+		s.routes = append(s.routes, route{ModelRoute: m, glob: strings.ContainsAny(m.Name, "*?")})
+	}
+	for name, pc := range cfg.Providers {
+		if _, ok := cfg.Upstreams[name]; ok {
+			continue
+		}
+		p, err := newProvider(name, pc, cfg.Now)
+		if err != nil {
+			return nil, err
+		}
+		s.providers[name] = p
+		if pc.Timeout > 0 {
+			s.timeouts[name] = pc.Timeout
+		}
+	}
+	for name, p := range cfg.Upstreams {
+		s.providers[name] = p
+	}
+	if _, ok := s.providers[ProviderEcho]; !ok {
+		s.providers[ProviderEcho] = &echo.Model{Now: cfg.Now}
+	}
+	return s, nil
+}
+
+func newProvider(name string, pc ProviderConfig, now func() time.Time) (provider.Provider, error) {
+	switch pc.Type {
+	case ProviderEcho:
+		return &echo.Model{Now: now}, nil
+	case ProviderOpenAI:
+		if pc.BaseURL == "" {
+			return nil, fmt.Errorf("aiapi: providers.%s: baseUrl is required", name)
+		}
+		switch pc.MaxTokensField {
+		case "", openai.MaxTokens, openai.MaxCompletionTokens:
+		default:
+			return nil, fmt.Errorf("aiapi: providers.%s: maxTokensField must be %s or %s", name, openai.MaxTokens, openai.MaxCompletionTokens)
+		}
+		c := &openai.Client{BaseURL: pc.BaseURL, MaxTokensField: pc.MaxTokensField}
+		if pc.APIKeyEnv != "" {
+			if c.APIKey = strings.TrimSpace(os.Getenv(pc.APIKeyEnv)); c.APIKey == "" {
+				return nil, fmt.Errorf("aiapi: providers.%s: environment variable %s is empty", name, pc.APIKeyEnv)
+			}
+		}
+		return c, nil
+	case ProviderBedrock:
+		rt, err := bedrock.NewRuntime(context.Background(), pc.Region, pc.Endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("aiapi: providers.%s: %w", name, err)
+		}
+		return &bedrock.Client{Runtime: rt, Now: now}, nil
+	default:
+		return nil, fmt.Errorf("aiapi: providers.%s: unknown type %q (want openai, bedrock or echo)", name, pc.Type)
+	}
+}
+
+// Run releases expired reservations now and then every ExpireInterval, until
+// ctx ends: reservations of requests whose process died (kill -9, a Lambda
+// timeout) give their tokens back. Run it once per process, beside serving.
+func (s *Server) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.ExpireInterval)
+	defer t.Stop()
+	for {
+		s.ExpireReservations(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ExpireReservations releases the reservations pending past their expiry
+// and says how many; failures are logged as well as returned.
+func (s *Server) ExpireReservations(ctx context.Context) (int, error) {
+	n, err := s.limiter.ExpireReservations(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.ErrorContext(ctx, "aiapi: expire reservations", "error", err)
+	case n > 0:
+		s.log.InfoContext(ctx, "aiapi: released expired reservations", "count", n)
+	}
+	return n, err
+}
+
+// apiPath is the path from "/v1/" on, whatever prefix (stage, base path)
+// precedes it.
+func apiPath(p string) string {
+	if i := strings.Index(p, "/v1/"); i >= 0 {
+		return p[i:]
+	}
+	return p
+}
+
+// exchange is one request on its way through: what the log line reports.
+type exchange struct {
+	id     string
+	start  time.Time
+	caller *caller
+	model  string
+	status int
+	usage  *quota.Entry
+	err    error // why it failed, for the log; never shown to the caller
+}
+
+// ServeHTTP serves the AI API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{id: "req_" + strings.ToLower(rand.Text()), start: s.cfg.Now()}
+	sw := &statusWriter{ResponseWriter: w}
+	defer s.logExchange(r, x, sw)
+	sw.Header().Set("X-Request-Id", x.id)
+	s.serve(sw, r, x)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
+	ctxMap, _ := AuthorizerContext(r.Context())
+	c, err := parseCaller(ctxMap)
+	if err != nil {
+		// Fail closed: nothing says who this is or what it may do.
+		x.err = err
+		writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server is not configured to authorize this request.")
+		return
+	}
+	x.caller = c
+	if !s.keyUsable(w, r, x) {
+		return
+	}
+	path := apiPath(r.URL.Path)
+	switch {
+	case path == "/v1/chat/completions":
+		if allow(w, r, http.MethodPost) {
+			s.chat(w, r, x)
+		}
+	case path == "/v1/embeddings":
+		if allow(w, r, http.MethodPost) {
+			s.embeddings(w, r, x)
+		}
+	case path == "/v1/models":
+		if allow(w, r, http.MethodGet) {
+			s.listModels(w, c)
+		}
+	case strings.HasPrefix(path, "/v1/models/") && len(path) > len("/v1/models/"):
+		if allow(w, r, http.MethodGet) {
+			s.getModel(w, c, strings.TrimPrefix(path, "/v1/models/"))
+		}
+	default:
+		writeError(w, http.StatusNotFound, typeInvalidRequest, codeUnknownURL, "",
+			fmt.Sprintf("Unknown request URL: %s %s.", r.Method, path))
+	}
+}
+
+func allow(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	writeError(w, http.StatusMethodNotAllowed, typeInvalidRequest, "method_not_allowed", "",
+		fmt.Sprintf("%s is not allowed here; use %s.", r.Method, method))
+	return false
+}
+
+// keyUsable refuses a caller whose credential expired or, for API keys, was
+// revoked since the authorizer (whose answer API Gateway caches) allowed it.
+func (s *Server) keyUsable(w http.ResponseWriter, r *http.Request, x *exchange) bool {
+	c := x.caller
+	ok := c.expiresAt.IsZero() || s.cfg.Now().Before(c.expiresAt)
+	if ok && s.keys != nil && c.kind == authz.KindAPIKey {
+		var err error
+		if ok, err = s.keys.usable(r.Context(), c.principalID); err != nil {
+			x.err = err
+			writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not check the API key.")
+			return false
+		}
+	}
+	if !ok {
+		x.err = errors.New("aiapi: credential revoked or expired")
+		writeError(w, http.StatusUnauthorized, typeInvalidRequest, codeInvalidAPIKey, "",
+			"The API key is revoked or expired.")
+	}
+	return ok
+}
+
+// route finds where model goes, if the caller may use it.
+func (s *Server) route(c *caller, model string) (route, bool) {
+	if !c.mayUse(model) {
+		return route{}, false
+	}
+	for _, rt := range s.routes {
+		if rt.Name == model || rt.glob && policy.Match(rt.Name, model) {
+			return rt, true
+		}
+	}
+	return route{}, false
+}
+
+// modelNotFound is OpenAI's answer for a model that does not exist or that
+// the caller may not use: the two are not told apart.
+func modelNotFound(w http.ResponseWriter, model string) {
+	writeError(w, http.StatusNotFound, typeInvalidRequest, codeModelNotFound, "model",
+		fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", model))
+}
+
+// readBody reads the request body, answering 413 above MaxRequestBytes.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, x *exchange) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, typeInvalidRequest, "request_too_large", "",
+			fmt.Sprintf("The request body is over %d bytes.", s.cfg.MaxRequestBytes))
+		return nil, false
+	case err != nil:
+		x.err = fmt.Errorf("aiapi: read request body: %w", err)
+		writeError(w, http.StatusBadRequest, typeInvalidRequest, "", "", "The request body could not be read.")
+		return nil, false
+	}
+	return body, true
+}
+
+// badRequest answers a request body error.
+func badRequest(w http.ResponseWriter, err error) {
+	var re *requestError
+	if !errors.As(err, &re) {
+		re = &requestError{message: "the request is invalid"}
+	}
+	writeError(w, http.StatusBadRequest, typeInvalidRequest, "", re.param, re.message)
+}
+
+// reserve reserves bound tokens for the request, sets the rate-limit
+// headers, and answers 429 or 500 itself when it fails.
+func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bound int64) (quota.Reservation, bool) {
+	c := x.caller
+	res, st, err := s.limiter.Reserve(r.Context(), quota.Request{
+		ID: x.id, PrincipalID: c.principalID, Tenant: c.tenant, Model: x.model, Tokens: bound, Limits: c.limits,
+	})
+	now := s.cfg.Now()
+	var d *quota.Denial
+	switch {
+	case errors.As(err, &d):
+		x.err = err
+		quota.SetDenialHeaders(w.Header(), err, st, c.limits, now)
+		s.writeDenial(w, d, bound, now)
+		return quota.Reservation{}, false
+	case err != nil:
+		x.err = err
+		writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not check the rate limits.")
+		return quota.Reservation{}, false
+	}
+	quota.SetHeaders(w.Header(), st, now)
+	return res, true
+}
+
+// writeDenial answers 429 as OpenAI does: insufficient_quota for an
+// exhausted budget, rate_limit_exceeded for a rate.
+func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64, now time.Time) {
+	wait := quota.RetryAfter(d, now)
+	if d.Budget() {
+		writeError(w, http.StatusTooManyRequests, typeInsufficientQuota, codeInsufficientQuota, "",
+			fmt.Sprintf("You exceeded your token budget (%s: limit %d, used %d, this request may use up to %d). It resets at %s.",
+				d.Limit, d.Max, d.Used, bound, d.ResetAt.UTC().Format(time.RFC3339)))
+		return
+	}
+	typ, unit, requested := "tokens", "tokens per min (TPM)", bound
+	if d.Limit == quota.LimitRequestsPerMinute {
+		typ, unit, requested = "requests", "requests per min (RPM)", 1
+	}
+	msg := fmt.Sprintf("Rate limit reached on %s: Limit %d, Used %d, Requested %d. Please try again in %s.",
+		unit, d.Max, d.Used, requested, wait)
+	if requested > d.Max {
+		msg = fmt.Sprintf("Request too large on %s: Limit %d, Requested %d. Lower max_tokens or the prompt.", unit, d.Max, requested)
+	}
+	writeError(w, http.StatusTooManyRequests, typ, codeRateLimitExceeded, "", msg)
+}
+
+// settle records the real usage; its context outlives the caller's, since
+// a caller that went away still used what it used.
+func (s *Server) settle(r *http.Request, x *exchange, res quota.Reservation, u provider.Usage) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	e, err := s.limiter.Settle(ctx, res, u.PromptTokens, u.CompletionTokens)
+	if err != nil {
+		return err
+	}
+	x.usage = &e
+	return nil
+}
+
+// release gives the reservation back after a failure that produced nothing.
+func (s *Server) release(r *http.Request, x *exchange, res quota.Reservation) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	if err := s.limiter.Release(ctx, res); err != nil {
+		// The reservation stays pending until it expires: budget is held,
+		// never overspent.
+		s.log.ErrorContext(ctx, "aiapi: release", "request_id", x.id, "error", err)
+	}
+}
+
+// errUpstreamTimeout is the cause of the context of an upstream call that
+// ran past its timeout.
+var errUpstreamTimeout = errors.New("aiapi: upstream timeout")
+
+// upstreamContext bounds an upstream call by the provider's timeout.
+func (s *Server) upstreamContext(r *http.Request, rt route) (context.Context, context.CancelFunc) {
+	d, ok := s.timeouts[rt.Provider]
+	if !ok {
+		d = s.cfg.UpstreamTimeout
+	}
+	return context.WithTimeoutCause(r.Context(), d, errUpstreamTimeout)
+}
+
+// failure classifies an upstream call's error: the status, type, code and
+// message for the caller (status 499 when the caller went away first).
+func failure(r *http.Request, ctx context.Context, err error) (status int, typ, code, msg string) {
+	var pe *provider.Error
+	isPE := errors.As(err, &pe)
+	switch {
+	case r.Context().Err() != nil:
+		return 499, "", "", "the client closed the request"
+	case errors.Is(context.Cause(ctx), errUpstreamTimeout) || isPE && pe.Kind == provider.Timeout:
+		return http.StatusGatewayTimeout, typeServer, codeUpstreamTimeout, "The model did not answer in time."
+	case isPE && pe.Kind == provider.BadRequest:
+		return http.StatusBadRequest, typeInvalidRequest, "", pe.Message
+	case isPE:
+		return http.StatusBadGateway, typeServer, codeUpstreamError, "The model's upstream failed: " + pe.Message + "."
+	default:
+		return http.StatusBadGateway, typeServer, codeUpstreamError, "The model's upstream failed."
+	}
+}
+
+// estimate is the usage settled when an upstream reported none (a stream
+// cut short, an upstream that does not count): 4 bytes of text per token,
+// rounded up, the usual rule of thumb for English and code.
+func estimate(promptBytes, outputBytes int64) provider.Usage {
+	return provider.Usage{PromptTokens: (promptBytes + 3) / 4, CompletionTokens: (outputBytes + 3) / 4}
+}
+
+// listModels answers GET /v1/models: the routed models (those named without
+// wildcards) that the caller may use.
+func (s *Server) listModels(w http.ResponseWriter, c *caller) {
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list", Data: []model{}}
+	seen := map[string]bool{}
+	for _, rt := range s.routes {
+		if rt.glob || seen[rt.Name] || !c.mayUse(rt.Name) {
+			continue
+		}
+		// An earlier glob route may serve this name: list what serves it.
+		served, _ := s.route(c, rt.Name)
+		seen[rt.Name] = true
+		list.Data = append(list.Data, model{ID: rt.Name, Object: "model", OwnedBy: served.Provider})
+	}
+	writeJSON(w, list)
+}
+
+// getModel answers GET /v1/models/{id}.
+func (s *Server) getModel(w http.ResponseWriter, c *caller, id string) {
+	rt, ok := s.route(c, id)
+	if !ok {
+		modelNotFound(w, id)
+		return
+	}
+	writeJSON(w, struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}{id, "model", 0, rt.Provider})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	body, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+// statusWriter remembers the status for the log line.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) logExchange(r *http.Request, x *exchange, w *statusWriter) {
+	status := w.status
+	if x.status != 0 {
+		status = x.status // 499: the caller left
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", x.id),
+		slog.String("method", r.Method),
+		slog.String("path", apiPath(r.URL.Path)),
+		slog.Int("status", status),
+		slog.Int64("latency_us", s.cfg.Now().Sub(x.start).Microseconds()),
+	}
+	if x.caller != nil {
+		attrs = append(attrs, slog.String("principal_id", x.caller.principalID))
+	}
+	if x.model != "" {
+		attrs = append(attrs, slog.String("model", x.model))
+	}
+	if x.usage != nil {
+		attrs = append(attrs, slog.Int64("prompt_tokens", x.usage.PromptTokens),
+			slog.Int64("completion_tokens", x.usage.CompletionTokens), slog.Int64("reserved_tokens", x.usage.ReservedTokens))
+	}
+	level := slog.LevelInfo
+	if x.err != nil {
+		attrs = append(attrs, slog.String("error", x.err.Error()))
+		if status >= 500 && status != 499 {
+			level = slog.LevelError
+		}
+	}
+	s.log.LogAttrs(r.Context(), level, "aiapi: request", attrs...)
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/store/sqlite"
+)
+
+// settle records usage in the data directory's ledger, as the AI API does.
+func (c *cli) settle(key, tenant, model string, prompt, completion int64, at time.Time) {
+	c.t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(c.data, "aigate.db"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer st.Close()
+	l := &quota.Limiter{Ledger: st, Now: func() time.Time { return at }}
+	id := strings.ToLower(time.Now().Format("150405.000000000")) + model
+	r, _, err := l.Reserve(context.Background(), quota.Request{ID: id, PrincipalID: key, Tenant: tenant, Model: model, Tokens: 1000})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := l.Settle(context.Background(), r, prompt, completion); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func TestUsageReportsPerKeyAndModel(t *testing.T) {
+	c := newCLI(t)
+	a := c.create("--name", "a", "--tenant", "acme")
+	b := c.create("--name", "b", "--tenant", "globex")
+	now := time.Now()
+	c.settle(a.ID, "acme", "echo", 10, 5, now.Add(-2*time.Hour))
+	c.settle(a.ID, "acme", "echo", 1, 2, now.Add(-time.Minute))
+	c.settle(a.ID, "acme", "gpt-4o", 100, 50, now.Add(-48*time.Hour))
+	c.settle(b.ID, "globex", "echo", 7, 7, now.Add(-time.Minute))
+
+	rows := func(args ...string) []usageRow {
+		t.Helper()
+		var out []usageRow
+		if err := json.Unmarshal([]byte(c.ok(append([]string{"usage", "--json"}, args...)...)), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	all := rows()
+	if len(all) != 3 {
+		t.Fatalf("rows = %+v", all)
+	}
+	for _, r := range all {
+		if r.KeyID == a.ID && r.Model == "echo" && (r.Requests != 2 || r.PromptTokens != 11 || r.CompletionTokens != 7 || r.TotalTokens != 18 || r.Tenant != "acme") {
+			t.Errorf("key a, echo: %+v", r)
+		}
+	}
+	if got := rows("--key", b.ID); len(got) != 1 || got[0].TotalTokens != 14 {
+		t.Errorf("--key: %+v", got)
+	}
+	if got := rows("--tenant", "acme"); len(got) != 2 {
+		t.Errorf("--tenant: %+v", got)
+	}
+	if got := rows("--since", "24h"); len(got) != 2 {
+		t.Errorf("--since 24h: %+v", got)
+	}
+	if got := rows("--since", now.Add(-90*time.Minute).Format(time.RFC3339), "--key", a.ID); len(got) != 1 || got[0].Requests != 1 {
+		t.Errorf("--since RFC 3339: %+v", got)
+	}
+	if got := rows("--tenant", "initech"); len(got) != 0 {
+		t.Errorf("no usage: %+v", got)
+	}
+	table := c.ok("usage", "--key", a.ID)
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], "COMPLETION") || !strings.HasPrefix(strings.TrimSpace(lines[3]), "total") ||
+		!strings.HasSuffix(strings.TrimSpace(lines[3]), "168") {
+		t.Errorf("table:\n%s", table)
+	}
+}
+
+func TestUsageBadInputExitsTwo(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{
+		{"usage", "--since", "yesterday"},
+		{"usage", "--since", "-5h"},
+		{"usage", "extra"},
+		{"usage", "--bogus"},
+	} {
+		_, errs, code := c.run("", args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		if args[1] == "--since" || args[1] == "extra" {
+			if n := strings.Count(strings.TrimSpace(errs), "\n"); n != 0 {
+				t.Errorf("%v: %d lines of error, want one: %s", args, n+1, errs)
+			}
+		}
+	}
+}
