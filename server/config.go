@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/jwtauth"
@@ -25,6 +26,11 @@ type Config struct {
 	// JWT lists the identity providers whose tokens are accepted beside API
 	// keys, and the plans (named limits) their principals get.
 	JWT *jwtauth.Config `yaml:"jwt,omitempty"`
+	// AIAPI configures the built-in AI API (HandlerAIAPI): model routes and
+	// providers, limits on requests. Nil: aiapi.DefaultConfig (the echo
+	// test model). Either way OPENAI_BASE_URL / OPENAI_API_KEY add an
+	// OpenAI-compatible upstream for every other model.
+	AIAPI *aiapi.Config `yaml:"aiapi,omitempty"`
 }
 
 // AuthorizerConfig configures the built-in authorizer.
@@ -46,11 +52,21 @@ type AuthorizerConfig struct {
 // Names of the built-in functions and handlers a config can refer to.
 const (
 	FunctionAuthorizer = "aigate-authorizer" // the authorizer Lambda's handler, in process
+	HandlerAIAPI       = "aiapi"             // the AI API, in process (a HANDLER integration)
 )
 
-// DefaultConfig is what `aigate serve` runs without a config file.
+// DefaultConfig is what `aigate serve` runs without a config file: the
+// gateway's default API with ANY /v1/{proxy+} served by the AI API.
 func DefaultConfig() *Config {
-	return &Config{APIs: gateway.DefaultConfig().APIs}
+	apis := gateway.DefaultConfig().APIs
+	for i := range apis {
+		for j := range apis[i].Routes {
+			if r := &apis[i].Routes[j]; r.Route == "ANY /v1/{proxy+}" {
+				r.Integration = gateway.Integration{Type: gateway.IntegrationHandler, Handler: HandlerAIAPI}
+			}
+		}
+	}
+	return &Config{APIs: apis}
 }
 
 // LoadConfig reads and validates a config file. Errors name the bad field

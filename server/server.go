@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/gateway"
@@ -47,6 +49,7 @@ type Options struct {
 
 // Server is the assembled local deployment. It is an http.Handler.
 type Server struct {
+	aiapi   *aiapi.Server
 	store   store.Store
 	hasher  *apikey.Hasher
 	gateway *gateway.Gateway
@@ -89,6 +92,15 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	ac := aiapi.DefaultConfig()
+	if cfg.AIAPI != nil {
+		ac = *cfg.AIAPI
+	}
+	ac = ac.WithOpenAIEnv()
+	ac.Ledger, ac.Keys, ac.Logger = s.store, s.store, logger
+	if s.aiapi, err = aiapi.New(ac); err != nil {
+		return nil, err
+	}
 	functions := map[string]gateway.Invoker{FunctionAuthorizer: az}
 	for name, fn := range opts.Functions {
 		if _, builtin := functions[name]; builtin {
@@ -98,6 +110,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	s.gateway, err = gateway.New(&gateway.Config{APIs: cfg.APIs}, gateway.Options{
 		Functions: functions,
+		Handlers:  map[string]http.Handler{HandlerAIAPI: withAuthorizerContext(s.aiapi)},
 		// apigw.Handler builds a fresh answer per call, so unlike
 		// lambda.NewHandler it may run concurrently.
 		FunctionConcurrency: 256,
@@ -145,6 +158,30 @@ func (s *Server) tokenVerifier(ctx context.Context, cfg *Config, opts Options, l
 	}
 	return v, nil
 }
+
+// withAuthorizerContext hands the AI API what API Gateway hands a Lambda
+// proxy integration: the authorizer's context, stringified, with its
+// principalId.
+func withAuthorizerContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := gateway.AuthorizerFromContext(r.Context()); ok {
+			m := maps.Clone(a.Context)
+			if m == nil {
+				m = map[string]string{}
+			}
+			if a.PrincipalID != "" {
+				m["principalId"] = a.PrincipalID
+			}
+			r = r.WithContext(aiapi.WithAuthorizerContext(r.Context(), m))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Run does the server's background work until ctx ends: releasing the
+// reservations of requests whose process died (at start, then
+// periodically).
+func (s *Server) Run(ctx context.Context) error { return s.aiapi.Run(ctx) }
 
 // ServeHTTP serves the gateway (and the dev issuer's discovery documents).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

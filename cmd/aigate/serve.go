@@ -82,8 +82,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- httpSrv.Serve(ln) }()
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	go func() {
+		if err := srv.Run(runCtx); err != nil {
+			errc <- err
+		}
+	}()
 	var metricsSrv *http.Server
 	if reg != nil {
 		mln, err := net.Listen("tcp", *metricsAddr)
