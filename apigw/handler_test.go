@@ -21,8 +21,8 @@ import (
 
 // world is a real SQLite store with one key in each state.
 type world struct {
-	handler *apigw.Handler
-	iam     *apigw.Handler // answers HTTP API 2.0 with IAM policies
+	handler                            *apigw.Handler
+	iam                                *apigw.Handler // answers HTTP API 2.0 with IAM policies
 	valid, revoked, expired, malformed string
 }
 

@@ -28,4 +28,3 @@ func loadAWSConfig(ctx context.Context, region string, local bool, hc aws.HTTPCl
 	}
 	return config.LoadDefaultConfig(ctx, opts...)
 }
-

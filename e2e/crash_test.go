@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/store/sqlite"
+)
+
+// TestKillNineUnderLoadLosesNoAnsweredRequest: every request that got a
+// 200 before `aigate serve` was killed with SIGKILL is in the usage ledger,
+// and the reservations the dead process left pending are released once
+// they expire, by the restarted server.
+func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
+	data := t.TempDir()
+	_, key := createKey(t, data, "--name", "load", "--models", "echo", "--tokens-per-day", "100000000")
+	cfg := filepath.Join(t.TempDir(), "aigate.yaml")
+	os.WriteFile(cfg, []byte("aiapi:\n  upstreamTimeout: 2s\n  reservationTtl: 3s\n  expireInterval: 500ms\n"), 0o600)
+	p := startServe(t, data, "--config", cfg)
+
+	var (
+		mu       sync.Mutex
+		answered []string
+		wg       sync.WaitGroup
+	)
+	deadline := time.Now().Add(20 * time.Second)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500 && time.Now().Before(deadline); i++ {
+				body := fmt.Sprintf(`{"model":"echo","delay_ms":%d,"messages":[{"role":"user","content":"request %d"}]}`, 20+i%30, i)
+				req, _ := http.NewRequest("POST", p.base+"/v1/chat/completions", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := client.Do(req)
+				if err != nil {
+					return // the server is gone
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					mu.Lock()
+					answered = append(answered, resp.Header.Get("X-Request-Id"))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(t, 10*time.Second)
+	wg.Wait()
+	if len(answered) < 20 {
+		t.Fatalf("only %d requests answered before the kill: the load did not run", len(answered))
+	}
+
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(data, "aigate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := st.Usage(ctx, quota.Query{})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inLedger := map[string]bool{}
+	for _, e := range entries {
+		inLedger[e.RequestID] = true
+	}
+	for _, id := range answered {
+		if id == "" || !inLedger[id] {
+			t.Fatalf("request %q got a 200 but is not in the ledger (%d answered, %d in the ledger)", id, len(answered), len(entries))
+		}
+	}
+	pendingAfterKill := pendingReservations(t, data)
+	t.Logf("%d answered, %d ledger rows, %d reservations left pending by the kill", len(answered), len(entries), pendingAfterKill)
+
+	// Restart: the server releases what the dead one left, once expired.
+	p2 := startServe(t, data, "--config", cfg)
+	waitUntil := time.Now().Add(15 * time.Second)
+	for pendingReservations(t, data) > 0 && time.Now().Before(waitUntil) {
+		time.Sleep(250 * time.Millisecond)
+	}
+	if n := pendingReservations(t, data); n != 0 {
+		t.Fatalf("%d reservations still pending after their expiry", n)
+	}
+	p2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p2.wait(t, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pendingReservations counts the reservations in the SQLite store. It reads
+// the table directly: no store method lists pending reservations without
+// releasing them.
+func pendingReservations(t *testing.T, data string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "aigate.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM quota_reservations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
