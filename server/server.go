@@ -110,7 +110,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	s.gateway, err = gateway.New(&gateway.Config{APIs: cfg.APIs}, gateway.Options{
 		Functions: functions,
-		Handlers:  map[string]http.Handler{HandlerAIAPI: withAuthorizerContext(s.aiapi)},
+		Handlers:  map[string]http.Handler{HandlerAIAPI: FromGateway(s.aiapi)},
 		// apigw.Handler builds a fresh answer per call, so unlike
 		// lambda.NewHandler it may run concurrently.
 		FunctionConcurrency: 256,
@@ -159,10 +159,10 @@ func (s *Server) tokenVerifier(ctx context.Context, cfg *Config, opts Options, l
 	return v, nil
 }
 
-// withAuthorizerContext hands the AI API what API Gateway hands a Lambda
-// proxy integration: the authorizer's context, stringified, with its
-// principalId.
-func withAuthorizerContext(next http.Handler) http.Handler {
+// FromGateway hands an in-process integration (the AI API) what API
+// Gateway hands a Lambda proxy integration: the authorizer's context,
+// stringified, with its principalId (see aiapi.WithAuthorizerContext).
+func FromGateway(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a, ok := gateway.AuthorizerFromContext(r.Context()); ok {
 			m := maps.Clone(a.Context)

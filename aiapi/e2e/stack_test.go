@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/server"
 	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store/sqlite"
 )
@@ -87,7 +87,7 @@ func newStack(t testing.TB, cfg aiapi.Config) *stack {
 	}}}, gateway.Options{
 		Functions:           map[string]gateway.Invoker{"aigate-authorizer": az},
 		FunctionConcurrency: 64, // apigw.Handler returns output it owns
-		Handlers:            map[string]http.Handler{"aiapi": fromGateway(s.Server)},
+		Handlers:            map[string]http.Handler{"aiapi": server.FromGateway(s.Server)},
 		Logger:              quiet,
 	})
 	if err != nil {
@@ -98,25 +98,6 @@ func newStack(t testing.TB, cfg aiapi.Config) *stack {
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s
-}
-
-// fromGateway hands the gateway's authorizer output to the AI API, as
-// `aigate serve` does: the context of a REST proxy integration is the
-// authorizer's context, stringified, with principalId.
-func fromGateway(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a, ok := gateway.AuthorizerFromContext(r.Context()); ok {
-			m := maps.Clone(a.Context)
-			if m == nil {
-				m = map[string]string{}
-			}
-			if a.PrincipalID != "" {
-				m["principalId"] = a.PrincipalID
-			}
-			r = r.WithContext(aiapi.WithAuthorizerContext(r.Context(), m))
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // key issues an API key and returns its id and secret.
