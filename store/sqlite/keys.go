@@ -38,7 +38,7 @@ func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 	if err != nil {
 		return fmt.Errorf("sqlite: create key %q: %w", k.ID, err)
 	}
-	return s.write(ctx, fmt.Sprintf("create key %q", k.ID), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("create key %q", k.ID), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.insertKey).ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: create key %q: %w", k.ID, err)
@@ -70,7 +70,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 	// keyArgs starts with id; the UPDATE sets the other columns, then
 	// matches id and the version the caller read.
 	args = append(args[1:], k.ID, k.Version-1)
-	return s.write(ctx, fmt.Sprintf("update key %q", k.ID), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("update key %q", k.ID), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.updateKey).ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: update key %q: %w", k.ID, err)
@@ -98,24 +98,6 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 		}
 		return nil
 	})
-}
-
-// write runs f, the operation op, in a transaction on the writer, which
-// begins IMMEDIATE, and commits if f succeeds. f's errors are returned as
-// they are.
-func (s *Store) write(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: begin: %w", op, err)
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: %s: commit: %w", op, err)
-	}
-	return nil
 }
 
 // GetKey returns the key with that id, or ErrNotFound.

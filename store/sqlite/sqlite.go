@@ -48,6 +48,10 @@ type Store struct {
 	insertEv   *sql.Stmt
 
 	quota quotaStmts // usage.go
+
+	// writes batches concurrent writes (write.go), each in a savepoint.
+	writes                         writeQueue
+	savepoint, rollbackTo, release *sql.Stmt
 }
 
 // Open opens the database file at path, creating it with mode 0600 if it does
@@ -155,6 +159,9 @@ func (s *Store) prepare(ctx context.Context) error {
 			WHERE id = ? AND version = ?`},
 		{s.writer, &s.keyVersion, `SELECT version FROM keys WHERE id = ?`},
 		{s.writer, &s.insertEv, `INSERT INTO key_audit (key_id, action, actor, at, detail) VALUES (?, ?, ?, ?, ?)`},
+		{s.writer, &s.savepoint, `SAVEPOINT write`},
+		{s.writer, &s.rollbackTo, `ROLLBACK TO write`},
+		{s.writer, &s.release, `RELEASE write`},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -168,7 +175,8 @@ func (s *Store) prepare(ctx context.Context) error {
 // Close closes the database. Calls in progress finish first.
 func (s *Store) Close() error {
 	var errs []error
-	stmts := []*sql.Stmt{s.getKey, s.listKeys, s.listTenant, s.history, s.insertKey, s.updateKey, s.keyVersion, s.insertEv}
+	stmts := []*sql.Stmt{s.getKey, s.listKeys, s.listTenant, s.history, s.insertKey, s.updateKey, s.keyVersion, s.insertEv,
+		s.savepoint, s.rollbackTo, s.release}
 	for _, stmt := range append(stmts, s.quota.all()...) {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())

@@ -126,7 +126,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.L
 		return quota.Status{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	var st quota.Status
-	err = s.write(ctx, op, func(tx *sql.Tx) error {
+	err = s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.quota.insertReservation).ExecContext(ctx,
 			r.ID, r.PrincipalID, r.Tenant, r.Model, r.Tokens, wargs[1], wargs[2], wargs[3], created, expires)
 		if err != nil {
@@ -239,7 +239,7 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 		return quota.Entry{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	var e quota.Entry
-	err = s.write(ctx, op, func(tx *sql.Tx) error {
+	err = s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		p, err := scanPending(tx.StmtContext(ctx, s.quota.takeReservation).QueryRowContext(ctx, st.ReservationID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, store.ErrNotFound)
@@ -272,7 +272,7 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 // request stays counted towards the request rate.
 func (s *Store) Release(ctx context.Context, id string) error {
 	op := fmt.Sprintf("release %q", id)
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		p, err := scanPending(tx.StmtContext(ctx, s.quota.takeReservation).QueryRowContext(ctx, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, store.ErrNotFound)
@@ -296,7 +296,7 @@ func (s *Store) ExpireReservations(ctx context.Context, now time.Time) (int, err
 		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	n := 0
-	err = s.write(ctx, op, func(tx *sql.Tx) error {
+	err = s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.StmtContext(ctx, s.quota.takeExpired).QueryContext(ctx, cutoff)
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
