@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aigate/aigate/server"
+	"github.com/aigate/aigate/setup"
+)
+
+// startAigateInProcess serves what `aigate serve` serves, wired the same
+// way (cmd/aigate/serve.go) but in this process, so that a CPU profile of
+// the bench sees it. Only -cpuprofile uses it.
+func startAigateInProcess(ctx context.Context, m *manifest, up *Upstream) (Target, func(), error) {
+	data := filepath.Join(m.Work, "aigate-inprocess-data")
+	cfgPath := filepath.Join(m.Work, "aigate-inprocess.yaml")
+	if err := os.WriteFile(cfgPath, []byte(aigateConfig(up)), 0o600); err != nil {
+		return Target{}, nil, err
+	}
+	_, secret, err := createKey(ctx, m.Aigate, data)
+	if err != nil {
+		return Target{}, nil, err
+	}
+	cfg, err := server.LoadConfig(cfgPath)
+	if err != nil {
+		return Target{}, nil, err
+	}
+	logFile, err := os.Create(filepath.Join(m.Work, "logs", "aigate-inprocess.log"))
+	if err != nil {
+		return Target{}, nil, err
+	}
+	logger := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		logFile.Close()
+		return Target{}, nil, err
+	}
+	srv, err := server.New(ctx, server.Options{
+		Config: cfg, Settings: setup.Settings{DataDir: data},
+		IssuerURL: server.IssuerURLFor(ln.Addr().String()), Logger: logger,
+	})
+	if err != nil {
+		ln.Close()
+		logFile.Close()
+		return Target{}, nil, err
+	}
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("bench: in-process aigate", "error", err)
+		}
+	}()
+	runCtx, stopRun := context.WithCancel(context.Background())
+	go srv.Run(runCtx)
+	stop := func() {
+		stopRun()
+		httpSrv.Close()
+		srv.Close()
+		logFile.Close()
+	}
+	return Target{Name: "aigate (in process)", URL: "http://" + ln.Addr().String() + "/v1/chat/completions",
+		Headers: map[string]string{"Authorization": "Bearer " + secret}, Body: requestBody}, stop, nil
+}
