@@ -67,16 +67,27 @@ func parseDuration(v string) (time.Duration, error) {
 	return d, nil
 }
 
+// parseTimeOrDuration accepts an RFC 3339 time (returned as t) or a
+// duration, Go-style or in days (returned as d, with t zero).
+func parseTimeOrDuration(v string) (t time.Time, d time.Duration, err error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), 0, nil
+	}
+	if d, err = parseDuration(v); err != nil {
+		return time.Time{}, 0, fmt.Errorf("%q is neither a duration (30d, 720h) nor an RFC 3339 time", v)
+	}
+	return time.Time{}, d, nil
+}
+
 // parseExpiry accepts a duration from now or an RFC 3339 time.
 func parseExpiry(v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t.UTC(), nil
-	}
-	d, err := parseDuration(v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a duration (30d, 720h) nor an RFC 3339 time", v)
-	}
-	if d == 0 {
+	t, d, err := parseTimeOrDuration(v)
+	switch {
+	case err != nil:
+		return time.Time{}, err
+	case !t.IsZero():
+		return t, nil
+	case d == 0:
 		return time.Time{}, errors.New("expiry must be in the future")
 	}
 	return now.Add(d).UTC(), nil

@@ -100,12 +100,9 @@ func usageRows(entries []quota.Entry) []usageRow {
 
 // parseSince accepts a duration ago ("24h", "30d") or an RFC 3339 time.
 func parseSince(v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t.UTC(), nil
-	}
-	d, err := parseDuration(v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 30d) nor an RFC 3339 time", v)
+	t, d, err := parseTimeOrDuration(v)
+	if err != nil || !t.IsZero() {
+		return t, err
 	}
 	return now.Add(-d).UTC(), nil
 }
