@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -28,6 +29,12 @@ func main() {
 }
 
 func newHandler(ctx context.Context, logger *slog.Logger) (lambda.Handler, error) {
+	// Without the hashing secret no key can be checked; on AWS the working
+	// directory is read-only, so say what is missing instead of failing to
+	// create a hash.key there.
+	if os.Getenv(setup.EnvHashKey) == "" && os.Getenv(setup.EnvData) == "" {
+		return nil, errors.New("authorizer: set AIGATE_HASH_KEY (the secret keys were hashed with), or AIGATE_DATA for a local run")
+	}
 	s := setup.FromEnv()
 	// A warm Lambda keeps keys for 5 s by default: a revocation reaches it
 	// within that, on top of API Gateway's own authorizer cache.
