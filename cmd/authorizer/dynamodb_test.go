@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -173,9 +174,8 @@ func startEmulator(t *testing.T, ctx context.Context, rie, bootstrap string, env
 	return "http://127.0.0.1:" + port + "/2015-03-31/functions/function/invocations", started
 }
 
+// jsonEqual compares two JSON documents by value, not by spelling.
 func jsonEqual(t *testing.T, a, b string) bool {
 	t.Helper()
-	ja, _ := json.Marshal(decode(t, a))
-	jb, _ := json.Marshal(decode(t, b))
-	return string(ja) == string(jb)
+	return reflect.DeepEqual(decode(t, a), decode(t, b))
 }

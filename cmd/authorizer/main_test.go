@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -62,19 +61,7 @@ func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
 	run(t, ctx, env, aigate, "keys", "revoke", strings.Split(revoked, "_")[1])
 	noModels := create("--name", "nomodels", "--models", "")
 
-	port, apiPort := freePort(t), freePort(t)
-	cmd := exec.CommandContext(ctx, rie,
-		"--runtime-interface-emulator-address", "127.0.0.1:"+port,
-		"--runtime-api-address", "127.0.0.1:"+apiPort,
-		bootstrap)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	invokeURL := "http://127.0.0.1:" + port + "/2015-03-31/functions/function/invocations"
-	waitListening(t, "127.0.0.1:"+port)
+	invokeURL, _ := startEmulator(t, ctx, rie, bootstrap, env)
 
 	token := func(cred string) string {
 		return fmt.Sprintf(`{"type":"TOKEN","authorizationToken":"Bearer %s","methodArn":"arn:aws:execute-api:us-east-1:123456789012:api123/prod/POST/v1/chat/completions"}`, cred)
@@ -105,7 +92,7 @@ func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			want := authorizeCmd(t, ctx, env, aigate, ev)
 			got := invoke(t, invokeURL, ev)
-			if !reflect.DeepEqual(decode(t, got), decode(t, want)) {
+			if !jsonEqual(t, got, want) {
 				t.Fatalf("emulator answered\n%s\nbut aigate authorize printed\n%s", got, want)
 			}
 		})
