@@ -29,15 +29,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 		return
 	}
 	p := s.providers[rt.Provider]
-	maxTokens := req.maxTokens
-	if maxTokens == 0 {
-		maxTokens = s.cfg.DefaultMaxTokens
+	maxTokens := req.capOutput(s.cfg.DefaultMaxTokens, s.outputCeiling(rt))
+	limit, err := bound(req.bodyBytes, req.n, maxTokens)
+	if err != nil {
+		badRequest(w, err)
+		return
 	}
-	// The bound: a byte-level BPE tokenizer makes at most one token per
-	// byte, and the whole body (roles, tool definitions, JSON included)
-	// bounds what a chat template makes of it; then every choice's output
-	// cap, which the provider sends upstream.
-	res, ok := s.reserve(w, r, x, int64(len(body))+req.n*maxTokens)
+	res, ok := s.reserve(w, r, x, limit)
 	if !ok {
 		return
 	}
@@ -46,7 +44,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 		upstream = req.model
 	}
 	preq := &provider.ChatRequest{
-		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: body,
+		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: req.body,
 		Messages: req.messages, MaxTokens: maxTokens, N: req.n, Stream: req.stream,
 		Temperature: req.temperature, TopP: req.topP, Stop: req.stop,
 	}
@@ -68,7 +66,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 		s.upstreamFailed(w, r, ctx, x, res, req, err)
 		return
 	}
-	u := estimate(req.textBytes, resp.OutputBytes)
+	u := estimate(req.bodyBytes, resp.OutputBytes)
 	if resp.Usage != nil {
 		u = *resp.Usage
 	}
@@ -91,7 +89,7 @@ func (s *Server) upstreamFailed(w http.ResponseWriter, r *http.Request, ctx cont
 	status, typ, code, msg := failure(r, ctx, err)
 	if status == 499 {
 		x.status = status
-		if serr := s.settle(r, x, res, estimate(req.textBytes, 0)); serr != nil {
+		if serr := s.settle(r, x, res, estimate(req.bodyBytes, 0)); serr != nil {
 			x.err = errors.Join(err, serr)
 		}
 		return
@@ -152,7 +150,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, ctx context.Cont
 	}
 	st.Close()
 
-	u := estimate(req.textBytes, output)
+	u := estimate(req.bodyBytes, output)
 	if usage != nil {
 		u = *usage
 		if u.CompletionTokens == 0 && output > 0 {

@@ -60,6 +60,14 @@ type Config struct {
 	// max_tokens or max_completion_tokens; the cap is sent upstream, so the
 	// reservation really bounds the request. Zero: DefaultMaxTokens.
 	DefaultMaxTokens int64 `yaml:"defaultMaxTokens,omitempty"`
+	// MaxOutputTokens is the most output tokens per choice any request may
+	// ask for: a larger max_tokens / max_completion_tokens is lowered to it
+	// in the body sent upstream (clamped, not refused, so that clients with
+	// large defaults keep working), and the reservation counts the lowered
+	// value. A route's MaxOutputTokens, when set, applies instead. Zero: no
+	// ceiling beyond what int64 arithmetic allows (a larger product of n
+	// and max_tokens is refused with a 400).
+	MaxOutputTokens int64 `yaml:"maxOutputTokens,omitempty"`
 	// MaxRequestBytes bounds a request body (413 above). Zero:
 	// DefaultMaxRequestBytes.
 	MaxRequestBytes int64 `yaml:"maxRequestBytes,omitempty"`
@@ -105,6 +113,9 @@ type ModelRoute struct {
 	// UpstreamModel is the model id sent upstream. Empty: the name the
 	// caller used.
 	UpstreamModel string `yaml:"upstreamModel,omitempty"`
+	// MaxOutputTokens is this route's output ceiling per choice (see
+	// Config.MaxOutputTokens). Zero: the Config's.
+	MaxOutputTokens int64 `yaml:"maxOutputTokens,omitempty"`
 }
 
 // ProviderConfig is one upstream.
@@ -245,9 +256,15 @@ func (c Config) validate() error {
 	if c.UpstreamTimeout >= c.ReservationTTL {
 		return fmt.Errorf("aiapi: upstreamTimeout %v must be below reservationTtl %v", c.UpstreamTimeout, c.ReservationTTL)
 	}
+	if c.MaxOutputTokens < 0 {
+		return fmt.Errorf("aiapi: maxOutputTokens %d must not be negative", c.MaxOutputTokens)
+	}
 	for i, r := range c.Models {
 		if r.Name == "" || r.Provider == "" {
 			return fmt.Errorf("aiapi: models[%d]: name and provider are required", i)
+		}
+		if r.MaxOutputTokens < 0 {
+			return fmt.Errorf("aiapi: models[%d].maxOutputTokens %d must not be negative", i, r.MaxOutputTokens)
 		}
 		if _, ok := c.Upstreams[r.Provider]; ok {
 			continue

@@ -36,7 +36,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange)
 	ctx, cancel := s.upstreamContext(r, rt)
 	defer cancel()
 	resp, err := s.providers[rt.Provider].Embeddings(ctx, &provider.EmbeddingsRequest{
-		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: body, Inputs: req.inputs,
+		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: req.body, Inputs: req.inputs,
 	})
 	if err != nil {
 		x.err = err
@@ -50,11 +50,12 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange)
 		}
 		return
 	}
-	var inputBytes int64
-	for _, in := range req.inputs {
-		inputBytes += int64(len(in))
+	// Without the upstream's count: token arrays are counted exactly, texts
+	// estimated from the whole body.
+	u := estimate(int64(len(body)), 0)
+	if req.inputs == nil {
+		u.PromptTokens = req.tokens
 	}
-	u := estimate(inputBytes, 0)
 	if resp.Usage != nil {
 		u = *resp.Usage
 	}

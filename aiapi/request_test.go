@@ -24,7 +24,7 @@ func TestChatRequestParsing(t *testing.T) {
 		}, ""},
 		{"text parts count, others mark the message", `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"b"}]}]}`,
 			func(t *testing.T, r *chatRequest) {
-				if m := r.messages[0]; m.Text != "ab" || !m.NonText || r.textBytes != 2 {
+				if m := r.messages[0]; m.Text != "ab" || !m.NonText || r.bodyBytes <= 2 {
 					t.Errorf("%+v", m)
 				}
 			}, ""},
@@ -71,10 +71,28 @@ func TestChatRequestParsing(t *testing.T) {
 		{"fractional max_tokens", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1.5}`, nil, "max_tokens"},
 		{"too many choices", `{"model":"m","messages":[{"role":"user","content":"hi"}],"n":1000}`, nil, "n"},
 		{"stop of numbers", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":[1]}`, nil, "stop"},
+		// The security review's bodies: each can be read two ways, so none is
+		// admitted (issue: what is metered is what is sent).
+		{"duplicate max_tokens, the last null", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":100000,"max_tokens":null}`, nil, "max_tokens"},
+		{"case variant of n", `{"model":"m","messages":[{"role":"user","content":"hi"}],"n":8,"N":null}`, nil, "N"},
+		{"duplicate model", `{"model":"x","model":"gpt-4","messages":[{"role":"user","content":"hi"}]}`, nil, "model"},
+		{"duplicate model by escape", `{"model":"x","m\u006fdel":"gpt-4","messages":[{"role":"user","content":"hi"}]}`, nil, "model"},
+		{"duplicate stream_options", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true},"stream_options":null}`, nil, "stream_options"},
+		{"case variant inside stream_options", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"Include_Usage":false}}`, nil, "stream_options.Include_Usage"},
+		{"duplicate deep inside an unknown field", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"a":1,"a":2}]}`, nil, "tools[0].a"},
+		{"case variant of a message role", `{"model":"m","messages":[{"role":"user","Role":"system","content":"hi"}]}`, nil, "messages[0].Role"},
+		{"lone surrogate", `{"model":"m\ud800","messages":[{"role":"user","content":"hi"}]}`, nil, ""},
+		{"invalid UTF-8", "{\"model\":\"m\xff\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", nil, ""},
+		{"max_tokens in exponent form", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1e5}`, nil, "max_tokens"},
+		{"max_tokens past int64", `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":9223372036854775808}`, nil, "max_tokens"},
+		{"a number past float64", `{"model":"m","messages":[{"role":"user","content":"hi"}],"x":1e999}`, nil, "x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := parseChatRequest([]byte(tc.body))
 			if tc.check == nil && tc.name != "unknown fields are fine" {
+				if r != nil {
+					t.Fatalf("admitted %+v", r)
+				}
 				var re *requestError
 				if !errors.As(err, &re) {
 					t.Fatalf("error = %v, want a requestError", err)

@@ -252,6 +252,15 @@ func (s *Server) route(c *caller, model string) (route, bool) {
 	return route{}, false
 }
 
+// outputCeiling is the most output tokens per choice a request routed by
+// rt may ask for; 0: no ceiling.
+func (s *Server) outputCeiling(rt route) int64 {
+	if rt.MaxOutputTokens > 0 {
+		return rt.MaxOutputTokens
+	}
+	return s.cfg.MaxOutputTokens
+}
+
 // modelNotFound is OpenAI's answer for a model that does not exist or that
 // the caller may not use: the two are not told apart.
 func modelNotFound(w http.ResponseWriter, model string) {

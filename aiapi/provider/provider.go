@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/aigate/aigate/aiapi/ijson"
 )
 
 // Message is one chat message, reduced to what translating providers use:
@@ -30,9 +32,14 @@ type ChatRequest struct {
 	// Model is the upstream model id; ResponseModel the name the caller
 	// used, which is the one reported back.
 	Model, ResponseModel string
-	// Body is the caller's JSON body as received: fields the AI API does not
-	// know are in it, for providers that pass them through.
-	Body []byte
+	// Body is the caller's JSON body as the AI API read it, once: fields it
+	// does not know are there as received, the ones it read hold the values
+	// it admitted (an output cap lowered to a ceiling, nulls removed). A
+	// pass-through provider sends Body.Clone() with its own changes (the
+	// upstream model, the cap when the caller set none, a usage request),
+	// encoded by ijson; never the caller's raw bytes, which other readers
+	// could read another way. Providers must not change Body itself.
+	Body *ijson.Object
 	// Messages is the parsed conversation.
 	Messages []Message
 	// MaxTokens is the output cap per choice that the reservation bounds: the
@@ -52,7 +59,8 @@ type ChatRequest struct {
 type EmbeddingsRequest struct {
 	RequestID            string
 	Model, ResponseModel string
-	Body                 []byte
+	// Body is as ChatRequest.Body.
+	Body *ijson.Object
 	// Inputs are the texts to embed; nil when the caller sent token arrays,
 	// which only pass-through providers can serve.
 	Inputs []string
@@ -71,7 +79,9 @@ type Response struct {
 	// Usage is the upstream's count; nil when it reported none, and the AI
 	// API estimates from OutputBytes.
 	Usage *Usage
-	// OutputBytes is the size of the generated text.
+	// OutputBytes is the size of everything generated: text, tool calls
+	// and their arguments, reasoning, refusals, audio. An estimate from it
+	// may count high, never zero when output was produced.
 	OutputBytes int64
 }
 
@@ -85,8 +95,9 @@ type Chunk struct {
 	// UsageOnly marks the chunk that only reports usage (empty choices): it
 	// is sent only to callers that asked for stream_options.include_usage.
 	UsageOnly bool
-	// OutputBytes is the size of the text generated in this chunk, from
-	// which a stream cut short before any usage report is estimated.
+	// OutputBytes is the size of everything generated in this chunk (as
+	// Response.OutputBytes), from which a stream cut short before any usage
+	// report is estimated.
 	OutputBytes int64
 }
 

@@ -35,6 +35,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/aigate/aigate/aiapi/ijson"
 	"github.com/aigate/aigate/aiapi/provider"
 )
 
@@ -89,11 +90,12 @@ func promptTokens(r *provider.ChatRequest) int64 {
 }
 
 // delay reads delay_ms from the request body.
-func delay(body []byte) (time.Duration, error) {
-	v := gjson.GetBytes(body, "delay_ms")
-	if !v.Exists() {
+func delay(body *ijson.Object) (time.Duration, error) {
+	raw, ok := body.Get("delay_ms")
+	if !ok {
 		return 0, nil
 	}
+	v := gjson.ParseBytes(raw)
 	d := time.Duration(v.Float() * float64(time.Millisecond))
 	if v.Type != gjson.Number || d < 0 || d > MaxDelay {
 		return 0, provider.Errorf(provider.BadRequest, "delay_ms must be a number of milliseconds from 0 to %d", MaxDelay.Milliseconds())
@@ -240,6 +242,7 @@ func (m *Model) Embeddings(ctx context.Context, r *provider.EmbeddingsRequest) (
 		vectors[i] = Embed(in)
 	}
 	u := provider.Usage{PromptTokens: PromptTokens(r.Inputs...)}
-	asBase64 := gjson.GetBytes(r.Body, "encoding_format").Str == "base64"
+	format, _ := r.Body.Get("encoding_format")
+	asBase64 := string(format) == `"base64"`
 	return &provider.Response{Body: provider.EmbeddingsBody(r.ResponseModel, vectors, u.PromptTokens, asBase64), Usage: &u}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/aigate/aigate/aiapi/ijson"
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/aiapi/provider/echo"
 )
@@ -22,7 +23,7 @@ func chat(text string, maxTokens int64, body string) *provider.ChatRequest {
 	return &provider.ChatRequest{
 		RequestID: "r1", Model: "echo", ResponseModel: "echo",
 		Messages:  []provider.Message{{Role: "system", Text: "ignored"}, {Role: "user", Text: text}, {Role: "assistant", Text: "x"}},
-		MaxTokens: maxTokens, N: 1, Body: []byte(body),
+		MaxTokens: maxTokens, N: 1, Body: ijson.MustParse(body),
 	}
 }
 
@@ -131,7 +132,7 @@ func TestDelayMakesItSlowAndCancelStopsIt(t *testing.T) {
 
 func TestEchoEmbeddingsAreUnitVectors(t *testing.T) {
 	m := &echo.Model{}
-	resp, err := m.Embeddings(t.Context(), &provider.EmbeddingsRequest{ResponseModel: "echo", Inputs: []string{"a", "a", "b"}, Body: []byte("{}")})
+	resp, err := m.Embeddings(t.Context(), &provider.EmbeddingsRequest{ResponseModel: "echo", Inputs: []string{"a", "a", "b"}, Body: ijson.MustParse("{}")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ package openai
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"github.com/aigate/aigate/aiapi/ijson"
 	"github.com/aigate/aigate/aiapi/provider"
 )
 
@@ -85,34 +87,34 @@ func (c *Client) client() *http.Client {
 	return c.def
 }
 
-// chatBody is the caller's body with the upstream model, the output cap
-// when the caller set none, and for streams the usage report asked for.
+// chatBody is the body the AI API admitted with the upstream model, the
+// output cap when the caller set none, and for streams the usage report
+// asked for; re-encoded, so that the upstream reads what was admitted.
 func (c *Client) chatBody(r *provider.ChatRequest) ([]byte, error) {
-	body, err := sjson.SetBytes(r.Body, "model", r.Model)
-	if err != nil {
-		return nil, err
-	}
-	if !present(body, MaxTokens) && !present(body, MaxCompletionTokens) {
-		field := c.MaxTokensField
-		if field == "" {
-			field = MaxTokens
-		}
-		if body, err = sjson.SetBytes(body, field, r.MaxTokens); err != nil {
-			return nil, err
+	body := r.Body.Clone()
+	body.Set("model", r.Model)
+	if _, ok := body.Get(MaxTokens); !ok {
+		if _, ok := body.Get(MaxCompletionTokens); !ok {
+			field := c.MaxTokensField
+			if field == "" {
+				field = MaxTokens
+			}
+			body.Set(field, r.MaxTokens)
 		}
 	}
 	if r.Stream {
 		// Usage is what gets settled: ask for it whatever the caller did.
-		if body, err = sjson.SetBytes(body, "stream_options.include_usage", true); err != nil {
-			return nil, err
+		opts := &ijson.Object{}
+		if raw, ok := body.Get("stream_options"); ok {
+			var err error
+			if opts, err = ijson.ParseObject(raw, "stream_options"); err != nil {
+				return nil, err
+			}
 		}
+		opts.Set("include_usage", true)
+		body.Set("stream_options", json.RawMessage(opts.Bytes()))
 	}
-	return body, nil
-}
-
-func present(body []byte, field string) bool {
-	v := gjson.GetBytes(body, field)
-	return v.Exists() && v.Type != gjson.Null
+	return body.Bytes(), nil
 }
 
 // post sends body to path and returns the response when its status is 200;
@@ -255,9 +257,11 @@ func (c *Client) Chat(ctx context.Context, r *provider.ChatRequest) (*provider.R
 	if err != nil {
 		return nil, err
 	}
+	// Everything a choice's message holds is output: text, tool calls,
+	// refusals, reasoning, audio.
 	var out int64
-	gjson.GetBytes(answer, "choices.#.message.content").ForEach(func(_, v gjson.Result) bool {
-		out += int64(len(v.Str))
+	gjson.GetBytes(answer, "choices.#.message").ForEach(func(_, v gjson.Result) bool {
+		out += int64(len(v.Raw))
 		return true
 	})
 	if answer, err = renamed(answer, r.ResponseModel); err != nil {
@@ -323,8 +327,13 @@ func (s *stream) Next() (provider.Chunk, error) {
 	choices := gjson.GetBytes(data, "choices")
 	ch.Usage = usageOf(gjson.GetBytes(data, "usage"))
 	ch.UsageOnly = ch.Usage != nil && len(choices.Array()) == 0
+	// Every kind of delta is output: content, tool-call arguments,
+	// reasoning, refusals, audio. The JSON around them counts too: an
+	// estimate from it may run high, never to zero.
 	choices.ForEach(func(_, c gjson.Result) bool {
-		ch.OutputBytes += int64(len(c.Get("delta.content").Str))
+		if d := c.Get("delta"); d.Exists() && d.Raw != "{}" {
+			ch.OutputBytes += int64(len(d.Raw))
+		}
 		return true
 	})
 	// data is the reader's buffer: the chunk gets a copy of its own.
@@ -341,11 +350,9 @@ func (s *stream) Close() error {
 
 // Embeddings sends an embeddings request.
 func (c *Client) Embeddings(ctx context.Context, r *provider.EmbeddingsRequest) (*provider.Response, error) {
-	body, err := sjson.SetBytes(r.Body, "model", r.Model)
-	if err != nil {
-		return nil, provider.Wrap(provider.BadRequest, "the request body could not be rewritten", err)
-	}
-	resp, err := c.post(ctx, "/embeddings", body, false, r.Model, r.ResponseModel)
+	body := r.Body.Clone()
+	body.Set("model", r.Model)
+	resp, err := c.post(ctx, "/embeddings", body.Bytes(), false, r.Model, r.ResponseModel)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/aigate/aigate/aiapi/ijson"
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/aiapi/provider/openai"
 )
@@ -27,7 +28,7 @@ func upstream(t *testing.T, h http.HandlerFunc) (*openai.Client, *string) {
 }
 
 func request(body string, stream bool) *provider.ChatRequest {
-	return &provider.ChatRequest{RequestID: "r", Model: "internal-7b", ResponseModel: "public", Body: []byte(body), MaxTokens: 99, N: 1, Stream: stream}
+	return &provider.ChatRequest{RequestID: "r", Model: "internal-7b", ResponseModel: "public", Body: ijson.MustParse(body), MaxTokens: 99, N: 1, Stream: stream}
 }
 
 func TestRequestBodyIsTheCallersWithModelCapAndUsage(t *testing.T) {
@@ -96,7 +97,7 @@ func TestAnswersAreRenamedAndCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gjson.GetBytes(resp.Body, "model").Str != "public" || resp.OutputBytes != 8 || *resp.Usage != (provider.Usage{PromptTokens: 4, CompletionTokens: 2}) {
+	if gjson.GetBytes(resp.Body, "model").Str != "public" || resp.OutputBytes != int64(len(`{"content":"12345"}{"content":"678"}`)) || *resp.Usage != (provider.Usage{PromptTokens: 4, CompletionTokens: 2}) {
 		t.Errorf("response %s, output %d, usage %+v", resp.Body, resp.OutputBytes, resp.Usage)
 	}
 }
@@ -115,7 +116,7 @@ func TestStreamChunks(t *testing.T) {
 	}
 	defer st.Close()
 	first, err := st.Next()
-	if err != nil || first.OutputBytes != 2 || first.Usage != nil || first.UsageOnly || gjson.GetBytes(first.Data, "model").Str != "public" {
+	if err != nil || first.OutputBytes != int64(len(`{"content":"ab"}`)) || first.Usage != nil || first.UsageOnly || gjson.GetBytes(first.Data, "model").Str != "public" {
 		t.Fatalf("first chunk %+v (%s), %v", first, first.Data, err)
 	}
 	last, err := st.Next()
@@ -124,6 +125,50 @@ func TestStreamChunks(t *testing.T) {
 	}
 	if _, err := st.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("after [DONE]: %v", err)
+	}
+}
+
+// Output that is not delta.content costs tokens too: a stream cut before
+// its usage report must not be estimated at zero (security review: 18 KB of
+// tool-call arguments settled as 0 completion tokens).
+func TestEveryKindOfOutputIsCounted(t *testing.T) {
+	args := strings.Repeat(`{\"k\":1}`, 2000)
+	deltas := []string{
+		`{"tool_calls":[{"index":0,"function":{"arguments":"` + args + `"}}]}`,
+		`{"reasoning_content":"` + strings.Repeat("think ", 500) + `"}`,
+		`{"refusal":"` + strings.Repeat("no ", 500) + `"}`,
+		`{"audio":{"data":"` + strings.Repeat("QUJD", 500) + `"}}`,
+	}
+	c, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, d := range deltas {
+			io.WriteString(w, `data: {"choices":[{"index":0,"delta":`+d+`}]}`+"\n\n")
+		}
+		io.WriteString(w, "data: [DONE]\n\n")
+	})
+	st, err := c.ChatStream(t.Context(), request(`{"stream":true}`, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, d := range deltas {
+		ch, err := st.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.OutputBytes < int64(len(d))-16 {
+			t.Errorf("delta of %d bytes counted as %d: %.60s", len(d), ch.OutputBytes, d)
+		}
+	}
+	nc, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"choices":[{"message":{"content":null,"tool_calls":[{"id":"c","function":{"name":"f","arguments":"`+args+`"}}]}}]}`)
+	})
+	resp, err := nc.Chat(t.Context(), request(`{}`, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.OutputBytes < int64(len(args)) {
+		t.Errorf("tool-call answer counted as %d bytes, its arguments alone are %d", resp.OutputBytes, len(args))
 	}
 }
 
