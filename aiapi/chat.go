@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/quota"
@@ -116,6 +117,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, ctx context.Cont
 		gone    bool
 		buf     bytes.Buffer
 		writeTo = func(data []byte) bool {
+			// A caller that stops reading must not hold the stream (and
+			// its reservation) open: each event has its own deadline.
+			if err := rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return false
+			}
 			buf.Reset()
 			buf.WriteString("data: ")
 			buf.Write(data)

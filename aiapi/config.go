@@ -28,6 +28,8 @@ const (
 	DefaultUpstreamTimeout = 10 * time.Minute
 	DefaultExpireInterval  = time.Minute
 	DefaultKeyStatusTTL    = time.Second
+	// DefaultStreamWriteTimeout bounds each write of a stream.
+	DefaultStreamWriteTimeout = 30 * time.Second
 )
 
 // Environment variables read by ConfigFromEnv.
@@ -82,6 +84,12 @@ type Config struct {
 	// ExpireInterval is how often Run releases expired reservations. Zero:
 	// DefaultExpireInterval.
 	ExpireInterval time.Duration `yaml:"expireInterval,omitempty"`
+	// StreamWriteTimeout bounds each event written to a streaming caller:
+	// a caller that reads nothing for this long is taken to be gone, and
+	// what was produced so far is settled. It replaces the server's write
+	// deadline (which would otherwise end every long stream) event by
+	// event. Zero: DefaultStreamWriteTimeout.
+	StreamWriteTimeout time.Duration `yaml:"streamWriteTimeout,omitempty"`
 	// KeyStatusTTL is how stale the API key status the server checks may
 	// be: a key revoked this long ago is refused even while API Gateway's
 	// authorizer cache still allows it. Zero: DefaultKeyStatusTTL (1 s).
@@ -230,6 +238,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ExpireInterval <= 0 {
 		c.ExpireInterval = DefaultExpireInterval
+	}
+	if c.StreamWriteTimeout <= 0 {
+		c.StreamWriteTimeout = DefaultStreamWriteTimeout
 	}
 	if c.KeyStatusTTL <= 0 {
 		c.KeyStatusTTL = DefaultKeyStatusTTL
