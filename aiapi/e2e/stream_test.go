@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -60,5 +61,46 @@ func TestStalledReaderIsCutAndSettledToWhatWasSent(t *testing.T) {
 	}
 	if n := s.pending(t); n != 0 {
 		t.Errorf("%d reservations still pending", n)
+	}
+}
+
+// A stream the caller cuts at any event, before any usage report, is
+// settled with completion tokens for what was sent, whatever kind of output
+// it was (security review: 18 KB of tool-call arguments settled as 0).
+func TestStreamCutAtAnyEventIsChargedForItsOutput(t *testing.T) {
+	args := strings.Repeat(`{\"city\":\"Paris\"}`, 200)
+	const events = 5
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		for i := 0; i < events; i++ {
+			fmt.Fprintf(w, `data: {"id":"c","object":"chat.completion.chunk","model":"up-internal","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"%s"}}]}}]}`+"\n\n", args)
+			rc.Flush()
+		}
+		<-r.Context().Done() // no usage chunk: the caller leaves first
+	})
+	s := newStack(t, withUpstream(t, u, 0))
+	for cut := 1; cut <= events; cut++ {
+		t.Run(fmt.Sprintf("after event %d", cut), func(t *testing.T) {
+			id, secret := s.key(t, keys.Spec{Name: fmt.Sprintf("cut%d", cut)})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			c := s.client(secret)
+			st := c.Chat.Completions.NewStreaming(ctx, chatParams("up", "weather?"))
+			for got := 0; got < cut && st.Next(); got++ {
+			}
+			cancel()
+			st.Close()
+			var es []quota.Entry
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(es) == 0; time.Sleep(10 * time.Millisecond) {
+				es = s.ledger(t, quota.Query{PrincipalID: id})
+			}
+			if len(es) != 1 {
+				t.Fatalf("ledger = %+v, want the cut stream settled", es)
+			}
+			if min := int64(cut * len(args) / 4); es[0].CompletionTokens < min {
+				t.Errorf("settled %d completion tokens for %d events of %d-byte arguments, want at least %d", es[0].CompletionTokens, cut, len(args), min)
+			}
+		})
 	}
 }
