@@ -68,8 +68,14 @@ type EmbeddingsRequest struct {
 
 // Usage is what an upstream reports it used.
 type Usage struct {
+	// PromptTokens is every input token, cache reads and writes included
+	// (Anthropic reports those apart from input_tokens; they are added
+	// here, and also kept below so that they can be priced apart).
 	PromptTokens     int64
 	CompletionTokens int64
+	// CacheReadTokens and CacheWriteTokens are the parts of PromptTokens
+	// read from or written to a prompt cache.
+	CacheReadTokens, CacheWriteTokens int64
 }
 
 // Response is a complete (non-streamed) answer.
