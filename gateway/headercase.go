@@ -202,8 +202,10 @@ func (h *headerRecorder) endLine(line []byte) {
 			return // a stray line ending between requests
 		}
 		method, rest, ok1 := bytes.Cut(line, []byte(" "))
-		target, _, ok2 := bytes.Cut(rest, []byte(" "))
-		if !ok1 || !ok2 || h.overflow {
+		target, version, ok2 := bytes.Cut(rest, []byte(" "))
+		if !ok1 || !ok2 || h.overflow || !isToken(string(method)) ||
+			string(version) != "HTTP/1.1" && string(version) != "HTTP/1.0" {
+			// Not HTTP/1.x (TLS, HTTP/2's preface, garbage).
 			h.state = recBroken
 			return
 		}
