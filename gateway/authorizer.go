@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -156,9 +158,19 @@ func (au *authorizer) authorize(rq *request) outcome {
 		return outcomeNotAuthorized
 	}
 	// The output, cached or fresh, is evaluated against this request's
-	// methodArn: a cached policy written for another route may deny this
-	// one, exactly as on AWS.
-	switch out.policy.Evaluate(arn) {
+	// methodArn and condition keys: a cached policy written for another
+	// route may deny this one, exactly as on AWS.
+	keys := rq.conditionKeys()
+	dec := out.policy.Decide(arn, &keys)
+	for _, u := range dec.Unevaluated {
+		// The policy is the authorizer's, not a secret; the reason names
+		// operators and keys, never values.
+		rq.g.log.LogAttrs(rq.r.Context(), slog.LevelWarn, "gateway: policy condition not evaluated, statement decided fail-closed",
+			slog.String("request_id", rq.id), slog.String("authorizer", au.name),
+			slog.Int("statement", u.Statement), slog.String("sid", u.Sid), slog.String("effect", u.Effect),
+			slog.String("reason", u.Reason))
+	}
+	switch dec.Result {
 	case policy.Allow:
 		return outcomeAllow
 	case policy.ExplicitDeny:
@@ -218,13 +230,28 @@ func (au *authorizer) invoke(ctx context.Context, rq *request, arn string, value
 	if au.simple {
 		out, err = parseSimpleOutput(raw)
 	} else {
-		out, err = parseIAMOutput(raw)
+		out, err = parseIAMOutput(raw, au.api.httpAPI)
 	}
 	if err != nil {
 		return nil, err
 	}
 	out.encodeAuthorizerJSON(au.api.httpAPI)
 	return out, nil
+}
+
+// conditionKeys are the IAM global condition keys of rq, for the policy's
+// Condition: the client's address as the gateway sees it, the request's
+// time, TLS, and the User-Agent and Referer headers. There are no VPC
+// endpoints locally, so aws:SourceVpc and aws:SourceVpce are absent.
+func (rq *request) conditionKeys() policy.ConditionKeys {
+	ip, _ := netip.ParseAddr(sourceIP(rq.r.RemoteAddr))
+	return policy.ConditionKeys{
+		SourceIP:        ip,
+		CurrentTime:     rq.start,
+		SecureTransport: rq.r.TLS != nil,
+		UserAgent:       rq.r.UserAgent(),
+		Referer:         rq.r.Referer(),
+	}
 }
 
 // event builds the event AWS sends this authorizer.
@@ -260,9 +287,9 @@ var errMalformed = errors.New("gateway: malformed authorizer output")
 
 // parseIAMOutput checks an IAM-policy answer the way API Gateway does: a
 // JSON object with a string principalId, a valid policyDocument (policy's
-// Validate: a null Statement is a 500), and a context of string, number and
-// boolean values only.
-func parseIAMOutput(raw []byte) (*authOutput, error) {
+// Validate: a null Statement or Condition is a 500), and a context that
+// checkContext accepts.
+func parseIAMOutput(raw []byte, httpAPI bool) (*authOutput, error) {
 	var o struct {
 		PrincipalID    *string          `json:"principalId"`
 		PolicyDocument *policy.Document `json:"policyDocument"`
@@ -283,7 +310,7 @@ func parseIAMOutput(raw []byte) (*authOutput, error) {
 	if err := o.PolicyDocument.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	str, err := stringifyContext(o.Context)
+	str, err := checkContext(o.Context, httpAPI)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +330,8 @@ func parseSimpleOutput(raw []byte) (*authOutput, error) {
 	if o.IsAuthorized == nil {
 		return nil, fmt.Errorf("%w: no isAuthorized", errMalformed)
 	}
-	str, err := stringifyContext(o.Context)
+	// Simple responses exist only on HTTP APIs.
+	str, err := checkContext(o.Context, true)
 	if err != nil {
 		return nil, err
 	}
@@ -327,11 +355,16 @@ func decodeStrict(raw []byte, v any) error {
 	return nil
 }
 
-// stringifyContext checks that every context value is a string, number or
-// boolean (an object, an array or null makes API Gateway answer 500) and
-// renders them as strings, as REST integrations receive them (1 → "1",
-// true → "true").
-func stringifyContext(ctx map[string]any) (map[string]string, error) {
+// checkContext checks the context's values as API Gateway does and renders
+// them as strings, as REST integrations and mapping expressions see them
+// (1 → "1", true → "true", null → "").
+//
+// A REST API accepts strings, numbers, booleans and null (the integration
+// gets the key with a null value); an object or an array makes it answer
+// 500. An HTTP API accepts any JSON value and passes it on with its type
+// under requestContext.authorizer.lambda, as AWS's own payload 2.0 examples
+// do with arrays and maps; its string form is the JSON text.
+func checkContext(ctx map[string]any, httpAPI bool) (map[string]string, error) {
 	if len(ctx) == 0 {
 		return nil, nil
 	}
@@ -344,9 +377,14 @@ func stringifyContext(ctx map[string]any) (map[string]string, error) {
 			out[k] = v.String()
 		case bool:
 			out[k] = strconv.FormatBool(v)
+		case nil:
+			out[k] = ""
 		default:
-			// The key is named, never the value.
-			return nil, fmt.Errorf("%w: context key %q is not a string, number or boolean", errMalformed, k)
+			if !httpAPI {
+				// The key is named, never the value.
+				return nil, fmt.Errorf("%w: context key %q is not a string, number, boolean or null", errMalformed, k)
+			}
+			out[k] = string(appendJSON(nil, v))
 		}
 	}
 	return out, nil

@@ -15,11 +15,13 @@ func TestAuthorizerJSONIsTheProxyEventsAuthorizer(t *testing.T) {
 	}{
 		{"context of every type", `{"principalId":"p<1>","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":{"b":true,"n":1.50,"s":"x\"y&z","zz":"last","A":"upper"}}`, false},
 		{"no context", `{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]}}`, false},
+		{"null context value", `{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":{"gone":null,"s":"x"}}`, false},
+		{"HTTP API arrays and maps", `{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":{"arrayKey":["a",1],"mapKey":{"k":"v"},"n":null}}`, true},
 		{"context overriding reserved keys", `{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":{"principalId":"fake","integrationLatency":"fake"}}`, false},
 		{"HTTP API", `{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":{"rpm":60,"t":"a"}}`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := parseIAMOutput([]byte(tc.output))
+			out, err := parseIAMOutput([]byte(tc.output), tc.httpAPI)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +44,7 @@ func TestAuthorizerJSONIsTheProxyEventsAuthorizer(t *testing.T) {
 }
 
 func TestContextValuesAreStringifiedAsAWSDoes(t *testing.T) {
-	out, err := parseIAMOutput([]byte(`{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":{"int":1,"float":2.5,"t":true,"f":false,"s":"s"}}`))
+	out, err := parseIAMOutput([]byte(`{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":{"int":1,"float":2.5,"t":true,"f":false,"s":"s"}}`), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +54,9 @@ func TestContextValuesAreStringifiedAsAWSDoes(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, out.strContext[k], v)
 		}
 	}
-	for _, bad := range []string{`{"o":{}}`, `{"a":[1]}`, `{"n":null}`} {
-		_, err := parseIAMOutput([]byte(`{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":` + bad + `}`))
-		if err == nil || !strings.Contains(err.Error(), "not a string, number or boolean") {
+	for _, bad := range []string{`{"o":{}}`, `{"a":[1]}`} {
+		_, err := parseIAMOutput([]byte(`{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]},"context":`+bad+`}`), false)
+		if err == nil || !strings.Contains(err.Error(), "not a string, number, boolean or null") {
 			t.Errorf("context %s: err = %v", bad, err)
 		}
 	}
@@ -65,7 +67,8 @@ func FuzzParseAuthorizerOutput(f *testing.F) {
 	f.Add([]byte(`{"isAuthorized":true,"context":{"a":"b"}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		for _, parse := range []func([]byte) (*authOutput, error){parseIAMOutput, parseSimpleOutput} {
+		rest := func(raw []byte) (*authOutput, error) { return parseIAMOutput(raw, false) }
+		for _, parse := range []func([]byte) (*authOutput, error){rest, parseSimpleOutput} {
 			out, err := parse(raw)
 			if err != nil {
 				continue

@@ -11,9 +11,10 @@ import (
 )
 
 // The events below are built with aws-lambda-go's types, field by field as
-// AWS fills them (compare events/testdata in aws-lambda-go). Headers keep Go's
-// canonical spelling (Go's server does not keep the client's), plus the
-// X-Forwarded-For/Port/Proto headers that API Gateway adds.
+// AWS fills them (compare events/testdata in aws-lambda-go). REST and HTTP API
+// 1.0 events keep the client's spelling of header names when the listener
+// recorded it (PreserveHeaderCase), else Go's canonical one; HTTP API 2.0
+// events lower-case them. API Gateway adds Host and X-Forwarded-For/Port/Proto.
 
 // tokenEvent is the REST TOKEN event: type, token and methodArn, nothing else.
 func (rq *request) tokenEvent(arn, token string) events.APIGatewayCustomAuthorizerRequest {
@@ -120,47 +121,83 @@ func (rq *request) v2RequestContext() events.APIGatewayV2HTTPRequestContext {
 	}
 }
 
-// restProxyEvent is the REST Lambda proxy event. requestContext.authorizer
+// restProxyEvent is the REST Lambda proxy event: aws-lambda-go's
+// APIGatewayProxyRequest with what its encoding leaves out and AWS sends:
+// "body": null without a body, "isBase64Encoded" always, and every field of
+// requestContext.identity, null when unknown (clientCert: no mTLS).
+type restProxyEvent struct {
+	events.APIGatewayProxyRequest
+	RequestContext  restProxyContext `json:"requestContext"`
+	Body            *string          `json:"body"`
+	IsBase64Encoded bool             `json:"isBase64Encoded"`
+}
+
+type restProxyContext struct {
+	events.APIGatewayProxyRequestContext
+	Identity restIdentity `json:"identity"`
+}
+
+type restIdentity struct {
+	CognitoIdentityPoolID         *string                                                                `json:"cognitoIdentityPoolId"`
+	AccountID                     *string                                                                `json:"accountId"`
+	CognitoIdentityID             *string                                                                `json:"cognitoIdentityId"`
+	Caller                        *string                                                                `json:"caller"`
+	APIKey                        *string                                                                `json:"apiKey"`
+	APIKeyID                      *string                                                                `json:"apiKeyId"`
+	AccessKey                     *string                                                                `json:"accessKey"`
+	SourceIP                      string                                                                 `json:"sourceIp"`
+	CognitoAuthenticationType     *string                                                                `json:"cognitoAuthenticationType"`
+	CognitoAuthenticationProvider *string                                                                `json:"cognitoAuthenticationProvider"`
+	UserArn                       *string                                                                `json:"userArn"`
+	UserAgent                     string                                                                 `json:"userAgent"`
+	User                          *string                                                                `json:"user"`
+	ClientCert                    *events.APIGatewayCustomAuthorizerRequestTypeRequestIdentityClientCert `json:"clientCert"`
+}
+
+// restProxyEvent builds the REST Lambda proxy event. requestContext.authorizer
 // holds the context stringified, principalId and integrationLatency (ms, a
 // number).
-func (rq *request) restProxyEvent(body []byte) events.APIGatewayProxyRequest {
+func (rq *request) restProxyEvent(body []byte) restProxyEvent {
 	headers, multi := rq.restHeaders()
 	query, multiQuery := rq.restQuery()
-	text, b64 := encodeBody(body)
-	return events.APIGatewayProxyRequest{
-		Resource:                        rq.route.resource,
-		Path:                            rq.r.URL.Path,
-		HTTPMethod:                      rq.r.Method,
-		Headers:                         headers,
-		MultiValueHeaders:               multi,
-		QueryStringParameters:           query,
-		MultiValueQueryStringParameters: multiQuery,
-		PathParameters:                  rq.pathParams(),
-		StageVariables:                  rq.api.stageVars,
-		RequestContext: events.APIGatewayProxyRequestContext{
-			AccountID:         rq.api.accountID,
-			ResourceID:        rq.route.resourceID,
-			Stage:             rq.api.stage,
-			DomainName:        rq.r.Host,
-			DomainPrefix:      domainPrefix(rq.r.Host),
-			RequestID:         rq.id,
-			ExtendedRequestID: rq.id,
-			Protocol:          rq.r.Proto,
-			Identity: events.APIGatewayRequestIdentity{
-				SourceIP:  sourceIP(rq.r.RemoteAddr),
-				UserAgent: rq.r.UserAgent(),
-			},
-			ResourcePath:     rq.route.resource,
-			Path:             rq.r.URL.Path,
-			Authorizer:       rq.restAuthorizerMap(),
-			HTTPMethod:       rq.r.Method,
-			RequestTime:      rq.start.UTC().Format(clfTime),
-			RequestTimeEpoch: rq.start.UnixMilli(),
-			APIID:            rq.api.apiID,
+	ev := restProxyEvent{
+		APIGatewayProxyRequest: events.APIGatewayProxyRequest{
+			Resource:                        rq.route.resource,
+			Path:                            rq.r.URL.Path,
+			HTTPMethod:                      rq.r.Method,
+			Headers:                         headers,
+			MultiValueHeaders:               multi,
+			QueryStringParameters:           query,
+			MultiValueQueryStringParameters: multiQuery,
+			PathParameters:                  rq.pathParams(),
+			StageVariables:                  rq.api.stageVars,
 		},
-		Body:            text,
-		IsBase64Encoded: b64,
+		RequestContext: restProxyContext{
+			APIGatewayProxyRequestContext: events.APIGatewayProxyRequestContext{
+				AccountID:         rq.api.accountID,
+				ResourceID:        rq.route.resourceID,
+				Stage:             rq.api.stage,
+				DomainName:        rq.r.Host,
+				DomainPrefix:      domainPrefix(rq.r.Host),
+				RequestID:         rq.id,
+				ExtendedRequestID: rq.extendedID,
+				Protocol:          rq.r.Proto,
+				ResourcePath:      rq.route.resource,
+				Path:              rq.r.URL.Path,
+				Authorizer:        rq.restAuthorizerMap(),
+				HTTPMethod:        rq.r.Method,
+				RequestTime:       rq.start.UTC().Format(clfTime),
+				RequestTimeEpoch:  rq.start.UnixMilli(),
+				APIID:             rq.api.apiID,
+			},
+			Identity: restIdentity{SourceIP: sourceIP(rq.r.RemoteAddr), UserAgent: rq.r.UserAgent()},
+		},
 	}
+	if len(body) > 0 {
+		text, b64 := encodeBody(body)
+		ev.Body, ev.IsBase64Encoded = &text, b64
+	}
+	return ev
 }
 
 // httpProxyEvent is the HTTP API Lambda proxy event (payload format 2.0); the
@@ -193,7 +230,11 @@ func (rq *request) restAuthorizerMap() map[string]any {
 	}
 	m := make(map[string]any, len(rq.auth.strContext)+2)
 	for k, v := range rq.auth.strContext {
-		m[k] = v
+		if rq.auth.context[k] == nil {
+			m[k] = nil // a null context value stays null
+		} else {
+			m[k] = v
+		}
 	}
 	m["principalId"] = rq.auth.principalID
 	m["integrationLatency"] = rq.authLatency.Milliseconds()
@@ -226,14 +267,19 @@ func encodeBody(body []byte) (string, bool) {
 func (rq *request) restHeaders() (map[string]string, map[string][]string) {
 	single := make(map[string]string, len(rq.r.Header)+4)
 	multi := make(map[string][]string, len(rq.r.Header)+4)
+	added := rq.addedHeaders()
 	for k, vs := range rq.r.Header {
 		if len(vs) == 0 {
 			continue
 		}
-		single[k] = vs[len(vs)-1]
-		multi[k] = vs
+		if _, ok := added[k]; ok {
+			continue // API Gateway's value, in its spelling, below
+		}
+		name := rq.headerName(k)
+		single[name] = vs[len(vs)-1]
+		multi[name] = vs
 	}
-	for k, v := range rq.addedHeaders() {
+	for k, v := range added {
 		single[k] = v
 		multi[k] = []string{v}
 	}

@@ -211,12 +211,11 @@ apis:
 }
 
 // omittedByAWSLambdaGo reports fields that aws-lambda-go's
-// APIGatewayRequestIdentity drops when empty (omitempty): AWS sends them as
-// null; the gateway, which encodes with aws-lambda-go's types, leaves them
-// out.
+// APIGatewayCustomAuthorizerRequestTypeRequestIdentity does not have (the
+// REQUEST authorizer event's identity): AWS sends them as null.
 func omittedByAWSLambdaGo(path string) bool {
 	rest, ok := strings.CutPrefix(path, "requestContext.identity.")
-	return ok && rest != "sourceIp" && rest != "userAgent"
+	return ok && rest != "sourceIp" && rest != "userAgent" && rest != "clientCert"
 }
 
 func jsonEqual(a, b any) bool {

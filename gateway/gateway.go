@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"maps"
@@ -236,8 +238,16 @@ type request struct {
 	api   *api
 	route *route
 	r     *http.Request
-	id    string
+	id    string    // x-amzn-RequestId (REST) or apigw-requestid (HTTP API)
 	start time.Time // by Options.Now: for the events' times
+	// extendedID is a REST API's x-amz-apigw-id, its
+	// $context.extendedRequestId.
+	extendedID string
+	// headerNames are the header names as the client spelt them, when the
+	// listener recorded them (nil otherwise); spelling maps their
+	// canonical forms to them, built on first use.
+	headerNames []string
+	spelling    map[string]string
 
 	apiPath      string            // the path relative to the base path, no trailing slash
 	params       map[string]string // path parameters (nil when none), extracted on first use
@@ -322,25 +332,49 @@ func (g *Gateway) findAPI(path string) (*api, string) {
 // integration, then one log line.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := newRequestID()
-	rq := &request{g: g, r: r, id: id, start: g.now()}
+	rq := &request{g: g, r: r, start: g.now()}
+	// Taken for every request, so that a later one on the connection finds
+	// its own (see PreserveHeaderCase).
+	rq.headerNames = takeHeaderNames(r)
 	rq.sw.ResponseWriter = w
 	sw := &rq.sw
 
 	a, path := g.findAPI(r.URL.Path)
 	if a == nil {
-		w.Header()["X-Amzn-Requestid"] = []string{id}
+		rq.id = newRequestID()
+		w.Header()[headerRequestID] = []string{rq.id}
 		rq.detail = "no API under this base path"
 		writeAPIError(sw, &noAPIError)
 		g.finish(rq, sw, start)
 		return
 	}
 	rq.api = a
+	// A body over 10 MB is refused before anything else, the authorizer
+	// included: API Gateway buffers the whole request first.
+	if !rq.bufferBody() {
+		if a.httpAPI {
+			rq.id = newAPIGWID()
+			w.Header()[headerHTTPRequestID] = []string{rq.id}
+		} else {
+			// The recorded refusal comes from the CloudFront edge in
+			// front of API Gateway, without API Gateway's ids.
+			rq.id = newRequestID()
+		}
+		rq.detail = "request body over 10 MB"
+		rq.writeError(sw, errPayloadTooLarge)
+		g.finish(rq, sw, start)
+		return
+	}
+	h := w.Header()
 	if a.httpAPI {
-		// HTTP APIs name their request id header apigw-requestid.
-		w.Header()["Apigw-Requestid"] = []string{id}
+		// HTTP APIs name their request id apigw-requestid, in the shape of
+		// REST's extended request id.
+		rq.id = newAPIGWID()
+		h[headerHTTPRequestID] = []string{rq.id}
 	} else {
-		w.Header()["X-Amzn-Requestid"] = []string{id}
+		rq.id, rq.extendedID = newRequestID(), newAPIGWID()
+		h[headerRequestID] = []string{rq.id}
+		h[headerExtendedID] = []string{rq.extendedID}
 	}
 	if len(path) > 1 && path[len(path)-1] == '/' {
 		path = path[:len(path)-1]
@@ -459,6 +493,62 @@ func (w *statusWriter) Flush() {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// The request id headers, spelt as API Gateway sends them on the wire (Go
+// would canonicalize x-amzn-RequestId to X-Amzn-Requestid): the keys are
+// written into the header map as they are.
+const (
+	headerRequestID     = "x-amzn-RequestId"
+	headerExtendedID    = "x-amz-apigw-id"
+	headerHTTPRequestID = "apigw-requestid"
+	headerErrorType     = "x-amzn-ErrorType"
+)
+
+// newAPIGWID returns an id in the shape of API Gateway's extended request
+// ids and HTTP API request ids, e.g. "FiV9AHvHoAMFtsg=": 11 random bytes in
+// padded base64.
+func newAPIGWID() string {
+	var b [11]byte
+	a, c := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		b[i] = byte(a >> (8 * i))
+	}
+	for i := range 3 {
+		b[8+i] = byte(c >> (8 * i))
+	}
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// bufferBody makes sure the body is within API Gateway's 10 MB and reports
+// whether it is. A declared Content-Length decides without reading; a body
+// of unknown length (chunked) is read into memory up to the limit, as API
+// Gateway buffers it, and served from there to the integration.
+func (rq *request) bufferBody() bool {
+	r := rq.r
+	if r.ContentLength > maxPayload {
+		return false
+	}
+	if r.ContentLength >= 0 || r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
+	if len(buf) > maxPayload {
+		return false
+	}
+	var body io.Reader = bytes.NewReader(buf)
+	if err != nil {
+		// The client went away: the integration sees the same error.
+		body = io.MultiReader(body, errorReader{err})
+	}
+	r2 := r.WithContext(r.Context())
+	r2.Body = io.NopCloser(body)
+	rq.r = r2
+	return true
+}
+
+type errorReader struct{ err error }
+
+func (e errorReader) Read([]byte) (int, error) { return 0, e.err }
 
 // newRequestID returns a random UUID (version 4), the shape of API Gateway's
 // request ids. It identifies requests; it is no secret, so math/rand/v2's

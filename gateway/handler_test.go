@@ -32,7 +32,8 @@ apis:
 		seen.auth, seen.ok = AuthorizerFromContext(r.Context())
 		seen.id, seen.idOK = RequestIDFromContext(r.Context())
 		seen.path = r.URL.Path
-		seen.reqID = w.Header().Get("x-amzn-RequestId")
+		// Under its wire spelling: Get would look for X-Amzn-Requestid.
+		seen.reqID = strings.Join(w.Header()["x-amzn-RequestId"], ",")
 		w.Header().Set("Content-Type", "text/event-stream")
 		for i := range 3 {
 			fmt.Fprintf(w, "data: %d\n\n", i)

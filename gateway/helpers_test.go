@@ -187,6 +187,10 @@ func do(t testing.TB, method, url string, header map[string]string, body string)
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
+// apigwIDPattern is the shape of x-amz-apigw-id and apigw-requestid, e.g.
+// "FiV9AHvHoAMFtsg=".
+var apigwIDPattern = regexp.MustCompile(`^[A-Za-z0-9+/]{15}=$`)
+
 func bearer(token string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + token}
 }

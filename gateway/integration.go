@@ -579,6 +579,16 @@ func newReverseProxy(transport http.RoundTripper) *httputil.ReverseProxy {
 			if queryChanged {
 				pr.Out.URL.RawQuery = q.Encode()
 			}
+			if !rq.api.httpAPI && rq.headerNames != nil {
+				// A REST API forwards the client's spelling. Go's client
+				// writes map keys as they are.
+				for k, vs := range pr.Out.Header {
+					if n := rq.headerName(k); n != k {
+						delete(pr.Out.Header, k)
+						pr.Out.Header[n] = vs
+					}
+				}
+			}
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			rq := resp.Request.Context().Value(requestKey{}).(*request)
@@ -650,7 +660,11 @@ func (o *authOutput) encodeAuthorizerJSON(httpAPI bool) {
 		case "principalId":
 			b = appendJSON(b, o.principalID)
 		default:
-			b = appendJSON(b, o.strContext[k])
+			if o.context[k] == nil {
+				b = append(b, "null"...)
+			} else {
+				b = appendJSON(b, o.strContext[k])
+			}
 		}
 	}
 	o.jsonTail = append(b, '}')

@@ -262,7 +262,7 @@ func TestHTTPAPIIntegrationGetsAuthorizerLambdaContext(t *testing.T) {
 		t.Fatalf("response = %d %q %v", r.status, r.body, r.header)
 	}
 	id := r.header.Get("apigw-requestid")
-	if !uuidPattern.MatchString(id) {
+	if !apigwIDPattern.MatchString(id) {
 		t.Errorf("apigw-requestid = %q", id)
 	}
 	lambdaCtx := raw["requestContext"].(map[string]any)["authorizer"].(map[string]any)["lambda"].(map[string]any)

@@ -95,14 +95,18 @@ func (s StringOrSlice) MarshalJSON() ([]byte, error) {
 	return json.Marshal([]string(s))
 }
 
-// Statement is one statement of a policy document. Condition, Sid, NotAction
-// and NotResource are not modelled: encoding/json drops them on decoding, so a
-// statement that relies on NotAction or NotResource has no Action or Resource
-// and fails Validate.
+// Statement is one statement of a policy document. It has Action or
+// NotAction, Resource or NotResource, and may have a Condition. Fields that
+// are not set are left out when encoding (a nil list is absent, an empty one
+// is []), so that a document round-trips unchanged.
 type Statement struct {
-	Action   StringOrSlice `json:"Action"`
-	Effect   string        `json:"Effect"` // EffectAllow or EffectDeny, exactly
-	Resource StringOrSlice `json:"Resource"`
+	Sid         string        `json:"Sid,omitempty"`
+	Action      StringOrSlice `json:"Action,omitzero"`
+	NotAction   StringOrSlice `json:"NotAction,omitzero"`
+	Effect      string        `json:"Effect"`
+	Resource    StringOrSlice `json:"Resource,omitzero"`
+	NotResource StringOrSlice `json:"NotResource,omitzero"`
+	Condition   Condition     `json:"Condition,omitzero"`
 }
 
 // Document is an IAM policy document as an authorizer returns it.
@@ -119,8 +123,17 @@ type Document struct {
 // than "2012-10-17" or "2008-10-17" (missing included: we choose to be
 // strict, since every document we build carries Version), no statements (a
 // nil Statement encodes as null), an Effect other than exactly "Allow" or
-// "Deny", an empty Action or Resource list or an empty string in one, and a
-// Resource longer than MaxResourceLength characters.
+// "Deny", a statement without exactly one of Action and NotAction or without
+// exactly one of Resource and NotResource, an empty Action, NotAction or
+// NotResource list, an empty string in any of them, and a Resource longer
+// than MaxResourceLength characters.
+//
+// "Resource": [] is valid: it matches nothing. AWS answers a policy whose
+// only Allow has it (Chalice's way to deny) with the implicit-deny 403, not
+// a 500. An empty NotResource or NotAction would match everything; AWS's
+// answer is not recorded, so it is refused, which never grants.
+//
+// "Condition": null is refused when decoding (see Condition).
 //
 // The errors wrap ErrInvalidDocument and name the statement by index, never
 // by content.
@@ -132,28 +145,55 @@ func (d Document) Validate() error {
 		return fmt.Errorf("%w: no Statement", ErrInvalidDocument)
 	}
 	for i, st := range d.Statement {
-		if st.Effect != EffectAllow && st.Effect != EffectDeny {
-			return fmt.Errorf("%w: statement %d: Effect must be %q or %q", ErrInvalidDocument, i, EffectAllow, EffectDeny)
-		}
-		if err := validateList(st.Action, "Action"); err != nil {
+		if err := st.validate(); err != nil {
 			return fmt.Errorf("%w: statement %d: %w", ErrInvalidDocument, i, err)
 		}
-		if err := validateList(st.Resource, "Resource"); err != nil {
-			return fmt.Errorf("%w: statement %d: %w", ErrInvalidDocument, i, err)
-		}
-		for j, r := range st.Resource {
+	}
+	return nil
+}
+
+func (st *Statement) validate() error {
+	if st.Effect != EffectAllow && st.Effect != EffectDeny {
+		return fmt.Errorf("Effect must be %q or %q", EffectAllow, EffectDeny)
+	}
+	if err := validatePair(st.Action, "Action", st.NotAction, "NotAction", false); err != nil {
+		return err
+	}
+	if err := validatePair(st.Resource, "Resource", st.NotResource, "NotResource", true); err != nil {
+		return err
+	}
+	for _, list := range []StringOrSlice{st.Resource, st.NotResource} {
+		for j, r := range list {
 			if utf8.RuneCountInString(r) > MaxResourceLength {
-				return fmt.Errorf("%w: statement %d: Resource %d is longer than %d characters", ErrInvalidDocument, i, j, MaxResourceLength)
+				return fmt.Errorf("resource %d is longer than %d characters", j, MaxResourceLength)
 			}
 		}
 	}
 	return nil
 }
 
-func validateList(list StringOrSlice, name string) error {
-	if len(list) == 0 {
-		return fmt.Errorf("empty %s", name)
+// validatePair checks that exactly one of list and notList is present, that
+// neither holds an empty string, and that notList is not empty (list only
+// when mayBeEmpty).
+func validatePair(list StringOrSlice, name string, notList StringOrSlice, notName string, mayBeEmpty bool) error {
+	switch {
+	case list != nil && notList != nil:
+		return fmt.Errorf("both %s and %s", name, notName)
+	case list != nil:
+		if len(list) == 0 && !mayBeEmpty {
+			return fmt.Errorf("empty %s", name)
+		}
+		return noEmptyString(list, name)
+	case notList != nil:
+		if len(notList) == 0 {
+			return fmt.Errorf("empty %s", notName)
+		}
+		return noEmptyString(notList, notName)
 	}
+	return fmt.Errorf("no %s or %s", name, notName)
+}
+
+func noEmptyString(list StringOrSlice, name string) error {
 	for j, v := range list {
 		if v == "" {
 			return fmt.Errorf("%s %d is empty", name, j)
@@ -191,17 +231,51 @@ func (r Result) String() string {
 }
 
 // Evaluate decides whether the document allows execute-api:Invoke on
-// methodARN, with IAM's rules: a matching Deny wins over any Allow, and
-// without a matching Allow the call is implicitly denied. A statement matches
-// when one of its Actions matches "execute-api:Invoke" (case-insensitively,
-// with wildcards: "execute-api:*" and "*" match) and one of its Resources
-// matches methodARN (case-sensitively, with wildcards).
-//
-// Evaluate does not validate: a statement whose Effect is neither "Allow" nor
-// "Deny" never matches. Call Validate first where the document comes from
-// outside (the local gateway reading a Lambda's answer). Evaluate does not
-// allocate.
+// methodARN without knowing any condition key: Decide(methodARN, nil).Result.
+// A statement with a Condition is therefore decided fail-closed. Evaluate
+// does not allocate for documents without conditions.
 func (d Document) Evaluate(methodARN string) Result {
+	return d.Decide(methodARN, nil).Result
+}
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	Result Result
+	// Unevaluated are the statements that applied to the call but whose
+	// Condition could not be evaluated, and were decided fail-closed: an
+	// Allow as not matching, a Deny as matching. The caller logs them.
+	Unevaluated []Unevaluated
+}
+
+// Unevaluated names a statement decided fail-closed, and why. It never
+// carries a condition's values.
+type Unevaluated struct {
+	Statement int    // index in Statement
+	Sid       string // the statement's Sid, if any
+	Effect    string
+	Reason    string
+}
+
+// Decide decides whether the document allows execute-api:Invoke on
+// methodARN, with IAM's rules: a matching Deny wins over any Allow, and
+// without a matching Allow the call is implicitly denied.
+//
+// A statement matches when its Action matches "execute-api:Invoke"
+// (case-insensitively, with wildcards: "execute-api:*" and "*" match) or its
+// NotAction does not, when its Resource matches methodARN (case-sensitively,
+// with wildcards) or its NotResource does not, and when its Condition holds
+// for keys (see the package documentation for the conditions evaluated).
+// A Condition that cannot be evaluated, or any Condition when keys is nil,
+// never grants: the statement is decided fail-closed and listed in
+// Unevaluated.
+//
+// Decide does not validate: a statement whose Effect is neither "Allow" nor
+// "Deny", or that has neither Action nor NotAction, or neither Resource nor
+// NotResource, never matches. Call Validate first where the document comes
+// from outside (the local gateway reading a Lambda's answer). Decide
+// allocates only to report unevaluated statements.
+func (d Document) Decide(methodARN string, keys *ConditionKeys) Decision {
+	var dec Decision
 	allowed := false
 	for i := range d.Statement {
 		st := &d.Statement[i]
@@ -217,22 +291,51 @@ func (d Document) Evaluate(methodARN string) Result {
 		default:
 			continue
 		}
-		if !st.matches(methodARN) {
+		if !st.appliesTo(methodARN) {
 			continue
 		}
-		if deny {
-			return ExplicitDeny
+		state, reason := st.Condition.evaluate(keys)
+		if state == conditionUnknown {
+			dec.Unevaluated = append(dec.Unevaluated, Unevaluated{Statement: i, Sid: st.Sid, Effect: st.Effect, Reason: reason})
 		}
-		allowed = true
+		switch {
+		case deny && state != conditionFalse:
+			dec.Result = ExplicitDeny
+			return dec
+		case !deny && state == conditionTrue:
+			allowed = true
+		}
 	}
 	if allowed {
-		return Allow
+		dec.Result = Allow
+	} else {
+		dec.Result = ImplicitDeny
 	}
-	return ImplicitDeny
+	return dec
 }
 
-func (st *Statement) matches(methodARN string) bool {
-	return anyMatch(st.Action, ActionInvoke, true) && anyMatch(st.Resource, methodARN, false)
+// appliesTo reports whether the statement's action and resource elements
+// cover execute-api:Invoke on methodARN.
+func (st *Statement) appliesTo(methodARN string) bool {
+	switch {
+	case st.Action != nil:
+		if !anyMatch(st.Action, ActionInvoke, true) {
+			return false
+		}
+	case st.NotAction != nil:
+		if anyMatch(st.NotAction, ActionInvoke, true) {
+			return false
+		}
+	default:
+		return false
+	}
+	switch {
+	case st.Resource != nil:
+		return anyMatch(st.Resource, methodARN, false)
+	case st.NotResource != nil:
+		return !anyMatch(st.NotResource, methodARN, false)
+	}
+	return false
 }
 
 func anyMatch(patterns []string, s string, fold bool) bool {

@@ -230,7 +230,14 @@ func TestValidateRefusesWhatAPIGatewayRefuses(t *testing.T) {
 		{"nil Action", Document{Version: Version, Statement: with(func(s *Statement) { s.Action = nil })}},
 		{"empty Action string", Document{Version: Version, Statement: with(func(s *Statement) { s.Action = StringOrSlice{""} })}},
 		{"nil Resource", Document{Version: Version, Statement: with(func(s *Statement) { s.Resource = nil })}},
-		{"empty Resource list", Document{Version: Version, Statement: with(func(s *Statement) { s.Resource = StringOrSlice{} })}},
+		{"empty NotResource list", Document{Version: Version, Statement: with(func(s *Statement) { s.Resource, s.NotResource = nil, StringOrSlice{} })}},
+		{"empty NotAction list", Document{Version: Version, Statement: with(func(s *Statement) { s.Action, s.NotAction = nil, StringOrSlice{} })}},
+		{"Action and NotAction", Document{Version: Version, Statement: with(func(s *Statement) { s.NotAction = StringOrSlice{"s3:*"} })}},
+		{"Resource and NotResource", Document{Version: Version, Statement: with(func(s *Statement) { s.NotResource = StringOrSlice{"*"} })}},
+		{"empty NotResource string", Document{Version: Version, Statement: with(func(s *Statement) { s.Resource, s.NotResource = nil, StringOrSlice{""} })}},
+		{"NotResource too long", Document{Version: Version, Statement: with(func(s *Statement) {
+			s.Resource, s.NotResource = nil, StringOrSlice{strings.Repeat("x", MaxResourceLength+1)}
+		})}},
 		{"empty Resource string", Document{Version: Version, Statement: with(func(s *Statement) { s.Resource = StringOrSlice{"*", ""} })}},
 		{"Resource too long", Document{Version: Version, Statement: with(func(s *Statement) {
 			s.Resource = StringOrSlice{prodPrefix + strings.Repeat("x", MaxResourceLength-len(prodPrefix)+1)}
@@ -260,6 +267,9 @@ func TestValidateAcceptsEdgeCases(t *testing.T) {
 		{Version: Version, Statement: st(longest)},
 		{Version: Version, Statement: st(multibyte)},
 		{Version: "2008-10-17", Statement: st("*")},
+		// Chalice denies with an Allow on no resources: a 403, not a 500.
+		{Version: Version, Statement: []Statement{{Action: StringOrSlice{ActionInvoke}, Effect: EffectAllow, Resource: StringOrSlice{}}}},
+		{Version: Version, Statement: []Statement{{NotAction: StringOrSlice{"s3:*"}, Effect: EffectAllow, NotResource: StringOrSlice{"*/admin/*"}}}},
 	} {
 		if err := d.Validate(); err != nil {
 			t.Errorf("Validate(%+.40v) = %v", d, err)
