@@ -31,6 +31,10 @@ type Config struct {
 	// test model). Either way OPENAI_BASE_URL / OPENAI_API_KEY add an
 	// OpenAI-compatible upstream for every other model.
 	AIAPI *aiapi.Config `yaml:"aiapi,omitempty"`
+	// HTTP bounds what one connection may hold: read, write and idle
+	// timeouts, open connections. Zero fields: DefaultLimits. The serve
+	// command's flags override it.
+	HTTP Limits `yaml:"http,omitempty"`
 }
 
 // AuthorizerConfig configures the built-in authorizer.
@@ -108,6 +112,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if _, err := c.keyCacheTTL(); err != nil {
+		return err
+	}
+	if err := c.HTTP.validate("http"); err != nil {
 		return err
 	}
 	if _, err := authz.New(authz.Config{Routes: c.Authorizer.Routes}); err != nil {

@@ -45,6 +45,11 @@ type Options struct {
 	// beside the built-in ones, for programs that embed aigate. Each must
 	// be safe for concurrent use (see gateway.Options.FunctionConcurrency).
 	Functions map[string]gateway.Invoker
+	// Handlers are in-process http.Handlers that the config's HANDLER
+	// integrations may name beside the built-in AI API, for programs that
+	// embed aigate (gateway.AuthorizerFromContext gives them the
+	// authorizer's output).
+	Handlers map[string]http.Handler
 }
 
 // Server is the assembled local deployment. It is an http.Handler.
@@ -108,9 +113,16 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 		functions[name] = fn
 	}
+	handlers := map[string]http.Handler{HandlerAIAPI: FromGateway(s.aiapi)}
+	for name, h := range opts.Handlers {
+		if _, builtin := handlers[name]; builtin {
+			return nil, fmt.Errorf("server: handler %q is built in", name)
+		}
+		handlers[name] = h
+	}
 	s.gateway, err = gateway.New(&gateway.Config{APIs: cfg.APIs}, gateway.Options{
 		Functions: functions,
-		Handlers:  map[string]http.Handler{HandlerAIAPI: FromGateway(s.aiapi)},
+		Handlers:  handlers,
 		// apigw.Handler builds a fresh answer per call, so unlike
 		// lambda.NewHandler it may run concurrently.
 		FunctionConcurrency: 256,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configPath := fs.String("config", os.Getenv("AIGATE_CONFIG"), "config file (env AIGATE_CONFIG; default: the built-in API)")
 	metricsAddr := fs.String("metrics-addr", os.Getenv("AIGATE_METRICS_ADDR"), "serve Prometheus metrics at http://ADDR/metrics (env AIGATE_METRICS_ADDR)")
 	logLevel := fs.String("log-level", envOr("AIGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env AIGATE_LOG_LEVEL)")
+	limits := limitFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -46,6 +48,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return &exitError{code: 2, err: err}
 		}
 	}
+	if cfg.HTTP, err = applyLimitFlags(fs, limits, cfg.HTTP); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	ln, err := net.Listen("tcp", *addr)
@@ -53,6 +58,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{code: 2, err: fmt.Errorf("serve: %w", err)}
 	}
 	defer ln.Close()
+	ln = cfg.HTTP.Listener(ln)
 	var reg *prometheus.Registry
 	if *metricsAddr != "" {
 		reg = prometheus.NewRegistry()
@@ -81,7 +87,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			first.Secret, first.Secret, base)
 	}
 
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	httpSrv := cfg.HTTP.HTTPServer(srv)
+	httpSrv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	errc := make(chan error, 3)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	runCtx, stopRun := context.WithCancel(context.Background())
@@ -97,8 +104,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("serve: metrics: %w", err)}
 		}
-		metricsSrv = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- metricsSrv.Serve(mln) }()
+		metricsSrv = cfg.HTTP.HTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		go func() { errc <- metricsSrv.Serve(cfg.HTTP.Listener(mln)) }()
 		fmt.Fprintf(stdout, "aigate serve: metrics on http://%s/metrics\n", mln.Addr())
 	}
 
@@ -119,6 +126,44 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serve: drain: %w", err)
 	}
 	return nil
+}
+
+// limitFlags registers the flags that override the config's http section
+// (server.Limits), with the defaults shown in --help.
+func limitFlags(fs *flag.FlagSet) *server.Limits {
+	d, l := server.DefaultLimits(), &server.Limits{}
+	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", d.ReadHeaderTimeout, "time to read a request's headers (config http.readHeaderTimeout)")
+	fs.DurationVar(&l.ReadTimeout, "read-timeout", d.ReadTimeout, "time to read a whole request, body included (config http.readTimeout)")
+	fs.DurationVar(&l.WriteTimeout, "write-timeout", d.WriteTimeout, "time to write a response from its first byte; streams extend it per event (config http.writeTimeout)")
+	fs.DurationVar(&l.IdleTimeout, "idle-timeout", d.IdleTimeout, "time a keep-alive connection may wait for its next request (config http.idleTimeout)")
+	fs.IntVar(&l.MaxConnections, "max-connections", d.MaxConnections, "connections open at once; more are answered 503 (config http.maxConnections)")
+	return l
+}
+
+// applyLimitFlags returns cfg with the limit flags given on the command
+// line in its place, and the defaults for what neither sets.
+func applyLimitFlags(fs *flag.FlagSet, flags *server.Limits, cfg server.Limits) (server.Limits, error) {
+	durations := map[string][2]*time.Duration{
+		"read-header-timeout": {&flags.ReadHeaderTimeout, &cfg.ReadHeaderTimeout},
+		"read-timeout":        {&flags.ReadTimeout, &cfg.ReadTimeout},
+		"write-timeout":       {&flags.WriteTimeout, &cfg.WriteTimeout},
+		"idle-timeout":        {&flags.IdleTimeout, &cfg.IdleTimeout},
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch d, ok := durations[f.Name]; {
+		case err != nil:
+		case ok && *d[0] <= 0:
+			err = usageErr("--%s: %v: must be above 0", f.Name, *d[0])
+		case ok:
+			*d[1] = *d[0]
+		case f.Name == "max-connections" && flags.MaxConnections <= 0:
+			err = usageErr("--max-connections: %d: must be above 0", flags.MaxConnections)
+		case f.Name == "max-connections":
+			cfg.MaxConnections = flags.MaxConnections
+		}
+	})
+	return cfg.WithDefaults(), err
 }
 
 func registererOrNil(r *prometheus.Registry) prometheus.Registerer {
