@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/server"
 	"github.com/aigate/aigate/setup"
 )
@@ -58,7 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{code: 2, err: fmt.Errorf("serve: %w", err)}
 	}
 	defer ln.Close()
-	ln = cfg.HTTP.Listener(ln)
+	ln = gateway.PreserveHeaderCase(cfg.HTTP.Listener(ln))
 	var reg *prometheus.Registry
 	if *metricsAddr != "" {
 		reg = prometheus.NewRegistry()
