@@ -33,12 +33,19 @@ func AuthorizerContext(ctx context.Context) (map[string]string, bool) {
 
 // caller is the principal behind a request, as the authorizer described it.
 type caller struct {
+	// principalID names the principal with its kind ("key:ID",
+	// "jwt:ISSUER#SUBJECT"): every rate-limit window, reservation and
+	// ledger row is keyed by it, so a key and a JWT never share them.
 	principalID string
 	kind        authz.Kind
-	tenant      string
-	models      []string // glob patterns
-	limits      authz.Limits
-	expiresAt   time.Time // zero: never
+	// keyID and secretFingerprint are set for API keys: the key whose
+	// status is re-checked, and which of its secrets the authorizer matched.
+	keyID             string
+	secretFingerprint string
+	tenant            string
+	models            []string // glob patterns
+	limits            authz.Limits
+	expiresAt         time.Time // zero: never
 }
 
 var errNoAuthorizerContext = errors.New("aiapi: the request has no authorizer context")
@@ -51,12 +58,12 @@ func parseCaller(m map[string]string) (*caller, error) {
 		return nil, errNoAuthorizerContext
 	}
 	c := &caller{
-		principalID: m[authz.CtxPrincipalID],
-		kind:        authz.Kind(m[authz.CtxKind]),
-		tenant:      m[authz.CtxTenant],
+		kind:              authz.Kind(m[authz.CtxKind]),
+		tenant:            m[authz.CtxTenant],
+		secretFingerprint: m[authz.CtxSecretFingerprint],
 	}
-	if c.principalID == "" {
-		return nil, errors.New("aiapi: authorizer context without principalId")
+	if err := c.setPrincipal(m[authz.CtxPrincipalID]); err != nil {
+		return nil, err
 	}
 	for _, g := range strings.Split(m[authz.CtxModels], ",") {
 		if g = strings.TrimSpace(g); g != "" {
@@ -86,6 +93,36 @@ func parseCaller(m map[string]string) (*caller, error) {
 		c.expiresAt = time.Unix(exp, 0)
 	}
 	return c, nil
+}
+
+// setPrincipal sets the principal id from the context's principalId and
+// kind. An authorizer older than principal ids with a kind sent the bare key
+// id or JWT subject, and API Gateway may replay its cached Allow for its TTL
+// after an upgrade: such an id is qualified here by the context's kind,
+// as the store migration qualified the rows it wrote (a JWT's issuer was
+// not recorded then: "jwt:#SUBJECT"). A context of another kind is refused:
+// it could not be kept apart from the others.
+func (c *caller) setPrincipal(id string) error {
+	if id == "" {
+		return errors.New("aiapi: authorizer context without principalId")
+	}
+	switch c.kind {
+	case authz.KindAPIKey:
+		c.principalID = id
+		keyID, ok := authz.KeyIDOf(id)
+		if !ok {
+			keyID, c.principalID = id, authz.KeyPrincipalID(id)
+		}
+		c.keyID = keyID
+	case authz.KindJWT:
+		c.principalID = id
+		if kind, _, _, ok := authz.SplitPrincipalID(id); !ok || kind != authz.KindJWT {
+			c.principalID = authz.JWTPrincipalID("", id)
+		}
+	default:
+		return fmt.Errorf("aiapi: authorizer context kind %.20q is neither %s nor %s", c.kind, authz.KindAPIKey, authz.KindJWT)
+	}
+	return nil
 }
 
 // contextInt reads a non-negative integer; absent or "" is 0 (unlimited).

@@ -91,7 +91,8 @@ type Config struct {
 	// event. Zero: DefaultStreamWriteTimeout.
 	StreamWriteTimeout time.Duration `yaml:"streamWriteTimeout,omitempty"`
 	// KeyStatusTTL is how stale the API key status the server checks may
-	// be: a key revoked this long ago is refused even while API Gateway's
+	// be: a key revoked this long ago, or a secret a rotation replaced this
+	// long ago (or whose grace ended), is refused even while API Gateway's
 	// authorizer cache still allows it. Zero: DefaultKeyStatusTTL (1 s).
 	KeyStatusTTL time.Duration `yaml:"keyStatusTtl,omitempty"`
 

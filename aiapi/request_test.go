@@ -160,7 +160,7 @@ func TestAuthorizerContextParsing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.principalID != "k1" || c.kind != authz.KindAPIKey || c.tenant != "acme" || len(c.models) != 2 ||
+	if c.principalID != "key:k1" || c.keyID != "k1" || c.kind != authz.KindAPIKey || c.tenant != "acme" || len(c.models) != 2 ||
 		c.limits != (authz.Limits{RPM: 60, TPM: 1_000_000}) || c.expiresAt.Unix() != 1900000000 {
 		t.Errorf("caller = %+v", c)
 	}
@@ -169,6 +169,7 @@ func TestAuthorizerContextParsing(t *testing.T) {
 	}
 	for name, change := range map[string]func(m map[string]string){
 		"no principal":       func(m map[string]string) { delete(m, authz.CtxPrincipalID) },
+		"no kind":            func(m map[string]string) { delete(m, authz.CtxKind) },
 		"negative rpm":       func(m map[string]string) { m[authz.CtxRPM] = "-1" },
 		"fractional tpm":     func(m map[string]string) { m[authz.CtxTPM] = "1.5" },
 		"words for a limit":  func(m map[string]string) { m[authz.CtxTokensPerDay] = "lots" },
@@ -188,7 +189,7 @@ func TestAuthorizerContextParsing(t *testing.T) {
 		t.Errorf("nil context: %v", err)
 	}
 	// No models: nothing may be used.
-	if c, err := parseCaller(map[string]string{authz.CtxPrincipalID: "p"}); err != nil || c.mayUse("echo") {
+	if c, err := parseCaller(map[string]string{authz.CtxPrincipalID: "p", authz.CtxKind: "jwt"}); err != nil || c.mayUse("echo") {
 		t.Errorf("caller without models = %+v, %v", c, err)
 	}
 }

@@ -219,22 +219,23 @@ func allow(w http.ResponseWriter, r *http.Request, method string) bool {
 }
 
 // keyUsable refuses a caller whose credential expired or, for API keys, was
-// revoked since the authorizer (whose answer API Gateway caches) allowed it.
+// revoked or replaced by a rotation since the authorizer (whose answer API
+// Gateway caches) allowed it.
 func (s *Server) keyUsable(w http.ResponseWriter, r *http.Request, x *exchange) bool {
 	c := x.caller
 	ok := c.expiresAt.IsZero() || s.cfg.Now().Before(c.expiresAt)
 	if ok && s.keys != nil && c.kind == authz.KindAPIKey {
 		var err error
-		if ok, err = s.keys.usable(r.Context(), c.principalID); err != nil {
+		if ok, err = s.keys.usable(r.Context(), c.keyID, c.secretFingerprint); err != nil {
 			x.err = err
 			writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not check the API key.")
 			return false
 		}
 	}
 	if !ok {
-		x.err = errors.New("aiapi: credential revoked or expired")
+		x.err = errors.New("aiapi: credential revoked, expired or rotated")
 		writeError(w, http.StatusUnauthorized, typeInvalidRequest, codeInvalidAPIKey, "",
-			"The API key is revoked or expired.")
+			"The API key is revoked, expired or was replaced by a rotation.")
 	}
 	return ok
 }

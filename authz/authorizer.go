@@ -191,7 +191,8 @@ func (a *Authorizer) decideAPIKey(ctx context.Context, credential string) (Decis
 	}
 	key := entry.key
 	now := a.cfg.Now()
-	if !a.secretMatches(key, k, now) {
+	matched, previous := a.secretMatches(key, k, now)
+	if !matched {
 		return withReason(unauthorized, "wrong secret"), nil
 	}
 	switch {
@@ -205,17 +206,22 @@ func (a *Authorizer) decideAPIKey(ctx context.Context, credential string) (Decis
 		a.recordExpired(ctx, key, now)
 		return withReason(unauthorized, "expired api key"), nil
 	}
+	if previous {
+		return entry.previous, nil
+	}
 	return entry.decision, nil
 }
 
 // secretMatches checks the current secret and, during a rotation's grace
-// period, the previous one. Both comparisons are constant-time.
-func (a *Authorizer) secretMatches(key *Key, k apikey.Key, now time.Time) bool {
+// period, the previous one; previous says which matched. Both comparisons
+// are constant-time.
+func (a *Authorizer) secretMatches(key *Key, k apikey.Key, now time.Time) (matched, previous bool) {
 	if a.cfg.Hasher.Verify(k, key.SecretHash) {
-		return true
+		return true, false
 	}
-	return len(key.PreviousSecretHash) > 0 && now.Before(key.PreviousExpiresAt) &&
+	ok := len(key.PreviousSecretHash) > 0 && now.Before(key.PreviousExpiresAt) &&
 		a.cfg.Hasher.Verify(k, key.PreviousSecretHash)
+	return ok, ok
 }
 
 // recordExpired marks the key expired with an audit event, once: later uses
@@ -239,11 +245,14 @@ func (a *Authorizer) recordExpired(ctx context.Context, key *Key, now time.Time)
 	}
 }
 
-// cachedKey is a key with its decision precomputed, so that a warm lookup
-// allocates nothing per request.
+// cachedKey is a key with its decisions precomputed, so that a warm lookup
+// allocates nothing per request: one for the current secret and, while a
+// rotation's grace lasts, one for the previous secret. They differ only in
+// the context's CtxSecretFingerprint, which names the secret that matched.
 type cachedKey struct {
 	key      *Key
 	decision Decision
+	previous Decision // zero when the key has no previous secret
 	loaded   time.Time
 }
 
@@ -261,7 +270,10 @@ func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) 
 		return nil, fmt.Errorf("authz: store returned key %q for id %q", key.ID, id)
 	}
 	p := key.Principal()
-	e := &cachedKey{key: key, decision: a.decideFor(p, a.contextFor(p)), loaded: a.cfg.Now()}
+	e := &cachedKey{key: key, decision: a.decideFor(p, a.secretContext(p, key.SecretHash)), loaded: a.cfg.Now()}
+	if len(key.PreviousSecretHash) > 0 {
+		e.previous = a.decideFor(p, a.secretContext(p, key.PreviousSecretHash))
+	}
 	if a.cache != nil {
 		a.cache.put(id, e)
 	}
@@ -305,6 +317,9 @@ const (
 	CtxTokensPerDay   = "tokensPerDay"
 	CtxTokensPerMonth = "tokensPerMonth"
 	CtxExpiresAt      = "expiresAt"
+	// CtxSecretFingerprint is set for API keys only: SecretFingerprint of
+	// the stored hash the presented secret matched.
+	CtxSecretFingerprint = "secretFingerprint"
 )
 
 func (a *Authorizer) contextFor(p *Principal) map[string]any {
@@ -324,6 +339,16 @@ func (a *Authorizer) contextFor(p *Principal) map[string]any {
 		CtxTokensPerMonth: p.Limits.TokensPerMonth,
 		CtxExpiresAt:      exp,
 	}
+}
+
+// secretContext is an API key's context: the principal's, plus the
+// fingerprint of the secret hash that the presented secret matched, which
+// the AI API compares with the key's current secrets (see
+// SecretFingerprint).
+func (a *Authorizer) secretContext(p *Principal, hash []byte) map[string]any {
+	m := a.contextFor(p)
+	m[CtxSecretFingerprint] = SecretFingerprint(hash)
+	return m
 }
 
 // LooksLikeJWT reports whether s has the shape of a compact JWS: three

@@ -3,6 +3,7 @@ package authz_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,31 +229,69 @@ func TestExpiredKeyIsRecordedOnce(t *testing.T) {
 	}
 }
 
+// During a rotation's grace both secrets are allowed, each with the
+// fingerprint of its own hash in the context (so that the AI API can stop
+// the old one when the grace ends, whatever API Gateway cached), whether
+// the key comes from the store or from the authorizer's cache.
 func TestRotationGracePeriod(t *testing.T) {
+	for _, ttl := range []time.Duration{0, 2 * time.Hour} {
+		t.Run(fmt.Sprintf("cache %s", ttl), func(t *testing.T) {
+			f := newFixture(t)
+			old := f.addKey(t, nil)
+			parsed, _ := apikey.Parse(old)
+			newSecret, err := apikey.GenerateSecretFor(parsed.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := f.store.keys[parsed.ID]
+			key.PreviousSecretHash = key.SecretHash
+			key.PreviousExpiresAt = f.now.Add(time.Hour)
+			key.SecretHash = f.hasher.Hash(newSecret)
+			a := f.authorizer(t, authz.Config{CacheTTL: ttl})
+			check := func(cred string, want authz.Outcome, wantHash []byte) {
+				t.Helper()
+				d, err := a.Decide(context.Background(), cred)
+				if err != nil || d.Outcome != want {
+					t.Fatalf("Decide = %v, %v; want %v", d.Outcome, err, want)
+				}
+				if want != authz.Allow {
+					return
+				}
+				fp := authz.SecretFingerprint(wantHash)
+				if got := d.Context[authz.CtxSecretFingerprint]; got != fp || len(fp) != 16 {
+					t.Fatalf("context fingerprint = %v, want %q", got, fp)
+				}
+			}
+			check(newSecret.String(), authz.Allow, key.SecretHash)
+			check(old, authz.Allow, key.PreviousSecretHash)
+			check(newSecret.String(), authz.Allow, key.SecretHash)
+			f.now = f.now.Add(time.Hour)
+			check(old, authz.Unauthorized, nil)
+			check(newSecret.String(), authz.Allow, key.SecretHash)
+		})
+	}
+}
+
+// A key's principal id names its kind: a JWT subject equal to the key id
+// is another principal.
+func TestKeyPrincipalIDCarriesItsKind(t *testing.T) {
 	f := newFixture(t)
-	old := f.addKey(t, nil)
-	parsed, _ := apikey.Parse(old)
-	newSecret, err := apikey.GenerateSecretFor(parsed.ID)
-	if err != nil {
-		t.Fatal(err)
+	k := f.addKey(t, nil)
+	parsed, _ := apikey.Parse(k)
+	d, err := f.authorizer(t, authz.Config{}).Decide(context.Background(), k)
+	if err != nil || d.Outcome != authz.Allow {
+		t.Fatalf("Decide = %v, %v", d.Outcome, err)
 	}
-	key := f.store.keys[parsed.ID]
-	key.PreviousSecretHash = key.SecretHash
-	key.PreviousExpiresAt = f.now.Add(time.Hour)
-	key.SecretHash = f.hasher.Hash(newSecret)
-	a := f.authorizer(t, authz.Config{})
-	check := func(cred string, want authz.Outcome) {
-		t.Helper()
-		d, err := a.Decide(context.Background(), cred)
-		if err != nil || d.Outcome != want {
-			t.Fatalf("Decide = %v, %v; want %v", d.Outcome, err, want)
-		}
+	want := "key:" + parsed.ID
+	if d.Principal.ID != want || d.Context[authz.CtxPrincipalID] != want {
+		t.Fatalf("principal id = %q, context %v; want %q", d.Principal.ID, d.Context[authz.CtxPrincipalID], want)
 	}
-	check(newSecret.String(), authz.Allow)
-	check(old, authz.Allow)
-	f.now = f.now.Add(time.Hour)
-	check(old, authz.Unauthorized)
-	check(newSecret.String(), authz.Allow)
+	if id, ok := authz.KeyIDOf(d.Principal.ID); !ok || id != parsed.ID {
+		t.Fatalf("KeyIDOf(%q) = %q, %v", d.Principal.ID, id, ok)
+	}
+	if _, ok := authz.KeyIDOf(authz.JWTPrincipalID("https://idp", parsed.ID)); ok {
+		t.Fatal("a JWT principal id read as a key's")
+	}
 }
 
 func TestAllowScopeAndContext(t *testing.T) {

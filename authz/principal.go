@@ -37,6 +37,9 @@ type Limits struct {
 // Everything downstream (policy scope, context, AI API enforcement, usage)
 // works on a Principal, never on the credential.
 type Principal struct {
+	// ID names the principal with its kind, "key:KEYID" or
+	// "jwt:ISSUER#SUBJECT" (see KeyPrincipalID, JWTPrincipalID), so that
+	// a key id and a JWT subject never share limits or usage.
 	ID     string `json:"id"`
 	Kind   Kind   `json:"kind"`
 	Name   string `json:"name,omitempty"`
@@ -84,7 +87,7 @@ type Key struct {
 // Principal returns the principal this key authenticates.
 func (k *Key) Principal() *Principal {
 	return &Principal{
-		ID:                 k.ID,
+		ID:                 KeyPrincipalID(k.ID),
 		Kind:               KindAPIKey,
 		Name:               k.Name,
 		Tenant:             k.Tenant,

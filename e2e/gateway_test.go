@@ -16,6 +16,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/e2e/internal/misbehave"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/server"
@@ -134,12 +135,12 @@ func TestGatewayEndToEnd(t *testing.T) {
 		{"cache hit on a second route", "POST", "/v1/chat/completions", "Bearer " + valid},
 	}
 	want := map[string]gwResult{
-		"valid key":                             {200, `{"principalId":"ID","models":"gpt-4o*,echo"}`, "", true},
+		"valid key":                             {200, `{"principalId":"key:ID","models":"gpt-4o*,echo"}`, "", true},
 		"revoked key":                           {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"malformed key":                         {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"no header":                             {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"empty header":                          {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
-		"token valid":                           {200, `{"principalId":"ID"}`, "", true},
+		"token valid":                           {200, `{"principalId":"key:ID"}`, "", true},
 		"token regex mismatch":                  {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"explicit deny":                         {403, `{"Message":"User is not authorized to access this resource with an explicit deny"}`, "AccessDeniedException", true},
 		"implicit deny":                         {403, `{"Message":"User is not authorized to access this resource"}`, "AccessDeniedException", true},
@@ -150,7 +151,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		"authorizer timeout":                    {500, `{"message":null}`, "AuthorizerConfigurationException", true},
 		"policy for the incoming ARN only":      {200, `{"principalId":"misbehave","mode":"arnonly"}`, "", true},
 		"same cached policy, second route":      {403, `{"Message":"User is not authorized to access this resource"}`, "AccessDeniedException", true},
-		"cache hit on a second route":           {200, `{"principalId":"ID","models":"gpt-4o*,echo"}`, "", true},
+		"cache hit on a second route":           {200, `{"principalId":"key:ID","models":"gpt-4o*,echo"}`, "", true},
 	}
 
 	modes := []struct {
@@ -247,14 +248,17 @@ func call(t *testing.T, base string, c gwCase) gwResult {
 	return gwResult{resp.StatusCode, string(b), resp.Header.Get("x-amzn-ErrorType"), resp.Header.Get("x-amzn-RequestId") != ""}
 }
 
-// normalize replaces the key id (random per run) with ID.
+// normalize replaces the key id (random per run) in a key's principal id
+// ("key:" and the id) with ID.
 func normalize(body string) string {
 	var m map[string]any
 	if json.Unmarshal([]byte(body), &m) != nil {
 		return body
 	}
-	if id, ok := m["principalId"].(string); ok && len(id) == 12 {
-		return strings.Replace(body, id, "ID", 1)
+	if pid, ok := m["principalId"].(string); ok {
+		if id, ok := authz.KeyIDOf(pid); ok && len(id) == 12 {
+			return strings.Replace(body, pid, "key:ID", 1)
+		}
 	}
 	return body
 }

@@ -313,7 +313,11 @@ func newClaimMapper(m ClaimMapping, plans map[string]authz.Limits, defaultPlan s
 	return &claimMapper{m: m, plans: plans, defaultPlan: defaultPlan}
 }
 
-func (cm *claimMapper) principal(c claimSet, exp time.Time) (*authz.Principal, error) {
+// principal maps the claims of a token from issuer. The principal's id
+// names the issuer as well as the subject (authz.JWTPrincipalID): the same
+// subject from two issuers, or a subject equal to an API key's id, is
+// another principal, with limits and usage of its own.
+func (cm *claimMapper) principal(issuer string, c claimSet, exp time.Time) (*authz.Principal, error) {
 	m := &cm.m
 	id, ok, err := c.str(m.PrincipalID)
 	if err != nil {
@@ -322,7 +326,7 @@ func (cm *claimMapper) principal(c claimSet, exp time.Time) (*authz.Principal, e
 	if !ok || id == "" {
 		return nil, invalidf("token has no principal id claim %q", truncate(m.PrincipalID))
 	}
-	p := &authz.Principal{ID: id, Kind: authz.KindJWT, ExpiresAt: exp}
+	p := &authz.Principal{ID: authz.JWTPrincipalID(issuer, id), Kind: authz.KindJWT, ExpiresAt: exp}
 	if p.Name, _, err = c.str(m.Name); err != nil {
 		return nil, err
 	}

@@ -232,6 +232,8 @@ func TestClaimMapping(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := *tc.want
+			// The principal is named by issuer and subject.
+			want.ID = authz.JWTPrincipalID(iss, want.ID)
 			want.Kind = authz.KindJWT
 			want.ExpiresAt = exp
 			if !p.ExpiresAt.Equal(exp) {

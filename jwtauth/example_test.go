@@ -40,7 +40,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	fmt.Println(p.ID, p.Kind, p.Tenant, p.Models, p.Limits.RPM)
-	// Output: alice jwt acme [gpt-4o*] 600
+	// Output: jwt:http://127.0.0.1:8080/dev#alice jwt acme [gpt-4o*] 600
 }
 
 // Trusting Amazon Cognito access tokens. Cognito access tokens carry the app

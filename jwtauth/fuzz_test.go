@@ -94,7 +94,7 @@ func FuzzVerifyToken(f *testing.F) {
 				t.Fatalf("accepted %q, whose signature go-jose refuses: %v", token, verr)
 			}
 			var c struct{ Iss, Sub string }
-			if json.Unmarshal(payload, &c) != nil || c.Iss != fuzzIssuer || pr == nil || pr.ID != c.Sub || pr.Kind != authz.KindJWT {
+			if json.Unmarshal(payload, &c) != nil || c.Iss != fuzzIssuer || pr == nil || pr.ID != authz.JWTPrincipalID(c.Iss, c.Sub) || pr.Kind != authz.KindJWT {
 				t.Fatalf("accepted %q as %+v", token, pr)
 			}
 			return

@@ -85,7 +85,7 @@ func TestRepeatedTokenIsAnsweredFromCache(t *testing.T) {
 	if n := f.checks.n.Load(); n != 1 {
 		t.Errorf("signature checks = %d, want 1", n)
 	}
-	if p2.ID != "alice" || p2.Models[0] != "gpt-4o" {
+	if p2.ID != authz.JWTPrincipalID(cacheIssuer, "alice") || p2.Models[0] != "gpt-4o" {
 		t.Errorf("cached principal = %+v", p2)
 	}
 }

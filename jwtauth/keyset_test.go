@@ -269,7 +269,7 @@ func TestStaticJWKSNeedsNoNetwork(t *testing.T) {
 		Now:     clk.Now,
 	})
 	p := mustVerify(t, v, k1.MustSign(t, claims(issuer, clk), nil))
-	if p.ID != "alice" || p.Kind != authz.KindJWT {
+	if p.ID != authz.JWTPrincipalID(issuer, "alice") || p.Kind != authz.KindJWT {
 		t.Errorf("principal = %+v", p)
 	}
 	other := jwttest.MustKey(t, "EdDSA", "k2")

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -139,6 +140,11 @@ func checkPlans(cfg Config) error {
 func newIssuer(ic *IssuerConfig, cfg Config, now func() time.Time) (*issuer, error) {
 	if ic.Issuer == "" {
 		return nil, errors.New("issuer is empty")
+	}
+	// An OIDC issuer is a URL without a fragment; a '#' would also make
+	// principal ids ("jwt:ISSUER#SUBJECT") ambiguous between issuers.
+	if strings.Contains(ic.Issuer, "#") {
+		return nil, errors.New("issuer contains '#'")
 	}
 	if len(ic.Audiences) == 0 || slices.Contains(ic.Audiences, "") {
 		return nil, errors.New("audiences must list at least one non-empty audience")
@@ -297,7 +303,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) (*authz.Princi
 			return nil, invalidf("claim %q does not have its required value", name)
 		}
 	}
-	p, err := is.mapper.principal(c, exp)
+	p, err := is.mapper.principal(iss, c, exp)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func TestChatCompletionAnswersAndIsSettledInTheLedger(t *testing.T) {
 	if got.Usage.PromptTokens != wantUsage.PromptTokens || got.Usage.CompletionTokens != wantUsage.CompletionTokens {
 		t.Errorf("usage = %+v, want %+v", got.Usage, wantUsage)
 	}
-	es := s.ledger(t, quota.Query{PrincipalID: id})
+	es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
 	if len(es) != 1 {
 		t.Fatalf("ledger = %+v, want one entry", es)
 	}
@@ -84,7 +84,7 @@ func TestReservationBoundsTheRequest(t *testing.T) {
 	if got.Choices[0].Message.Content != "one two" || got.Choices[0].FinishReason != "length" {
 		t.Errorf("capped answer = %q (%s), want \"one two\" (length)", got.Choices[0].Message.Content, got.Choices[0].FinishReason)
 	}
-	es := s.ledger(t, quota.Query{PrincipalID: id})
+	es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
 	if len(es) != 2 {
 		t.Fatalf("ledger = %+v", es)
 	}
@@ -141,7 +141,7 @@ func TestStreamingRelaysChunksAndUsage(t *testing.T) {
 			if chunks != want {
 				t.Errorf("%d chunks, want %d", chunks, want)
 			}
-			es := s.ledger(t, quota.Query{PrincipalID: id})
+			es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
 			if e := es[len(es)-1]; e.CompletionTokens != 5 || e.PromptTokens != echo.PromptTokens("streams arrive word by word") {
 				t.Errorf("ledger entry = %+v, want the echo's usage", e)
 			}
@@ -188,7 +188,7 @@ func TestEmbeddings(t *testing.T) {
 			}
 		})
 	}
-	if es := s.ledger(t, quota.Query{PrincipalID: id}); len(es) != 2 || es[0].PromptTokens != echo.PromptTokens(inputs...) {
+	if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 2 || es[0].PromptTokens != echo.PromptTokens(inputs...) {
 		t.Errorf("ledger = %+v", es)
 	}
 }
@@ -288,7 +288,7 @@ func TestRevokedKeyIsRefusedWithinASecondDespiteTheCachedAllow(t *testing.T) {
 	if e.Code != "invalid_api_key" {
 		t.Errorf("error = %s, want invalid_api_key", e.RawJSON())
 	}
-	if es := s.ledger(t, quota.Query{PrincipalID: id}); len(es) != 1 {
+	if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 1 {
 		t.Errorf("ledger has %d entries, want only the request before the revocation", len(es))
 	}
 }
@@ -345,7 +345,7 @@ func TestRateLimitsAnswer429WithRetryAfterAndHeaders(t *testing.T) {
 			if tc.name == "tokens per minute" && h.Get(quota.HeaderRemainingTokens) != "8996" {
 				t.Errorf("%s = %q on a denial, want 8996", quota.HeaderRemainingTokens, h.Get(quota.HeaderRemainingTokens))
 			}
-			if es := s.ledger(t, quota.Query{PrincipalID: id}); len(es) != tc.ok {
+			if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != tc.ok {
 				t.Errorf("ledger has %d entries, want %d", len(es), tc.ok)
 			}
 		})

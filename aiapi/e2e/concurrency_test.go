@@ -55,7 +55,7 @@ func TestConcurrentRequestsNeverOverspendABudget(t *testing.T) {
 	if _, err := pc.Chat.Completions.New(t.Context(), chatParams("plain", "the same words from everyone")); err != nil {
 		t.Fatal(err)
 	}
-	bound := s.ledger(t, quota.Query{PrincipalID: probeID})[0].ReservedTokens
+	bound := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(probeID)})[0].ReservedTokens
 	budget := n*bound + bound - 1 // n fit, n+1 do not
 	id, secret := s.key(t, keys.Spec{Limits: authz.Limits{TokensPerDay: budget}})
 	c := s.client(secret)
@@ -100,7 +100,7 @@ func TestConcurrentRequestsNeverOverspendABudget(t *testing.T) {
 	if ok != n || denied != callers-n {
 		t.Fatalf("%d answered, %d denied; want %d and %d (bound %d, budget %d)", ok, denied, n, callers-n, bound, budget)
 	}
-	es := s.ledger(t, quota.Query{PrincipalID: id})
+	es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
 	var used int64
 	for _, e := range es {
 		used += e.PromptTokens + e.CompletionTokens

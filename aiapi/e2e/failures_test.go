@@ -120,7 +120,7 @@ func TestUpstreamFailuresBecome502Or504AndReleaseTheReservation(t *testing.T) {
 			if n := s.pending(t); n != 0 {
 				t.Errorf("%d reservations still pending: not released", n)
 			}
-			if es := s.ledger(t, quota.Query{PrincipalID: id}); len(es) != 0 {
+			if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 0 {
 				t.Errorf("ledger = %+v, want nothing for a failed call", es)
 			}
 			// The whole budget is back: a request reserving nearly all of it
@@ -204,7 +204,7 @@ func TestCanceledStreamIsSettledToWhatWasProduced(t *testing.T) {
 	st.Close()
 	var es []quota.Entry
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if es = s.ledger(t, quota.Query{PrincipalID: id}); len(es) > 0 {
+		if es = s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) > 0 {
 			break
 		}
 	}

@@ -183,7 +183,7 @@ func TestAuthorizeCommand(t *testing.T) {
 	k := c.create("--name", "svc", "--models", "echo")
 	ev := `{"type":"TOKEN","authorizationToken":"Bearer ` + k.Key + `","methodArn":"arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/v1/models"}`
 	out, _, code := c.run(ev, "authorize", "-")
-	if code != 0 || !strings.Contains(out, `"principalId":"`+k.ID+`"`) || !strings.Contains(out, `"Effect":"Allow"`) {
+	if code != 0 || !strings.Contains(out, `"principalId":"key:`+k.ID+`"`) || !strings.Contains(out, `"Effect":"Allow"`) {
 		t.Fatalf("authorize valid: exit %d: %s", code, out)
 	}
 	file := filepath.Join(t.TempDir(), "ev.json")

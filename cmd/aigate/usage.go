@@ -6,28 +6,46 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
 	"github.com/aigate/aigate/setup"
 )
 
-// usageRow is the usage of one key and model.
+// usageRow is the usage of one principal (an API key or a JWT subject)
+// and model.
 type usageRow struct {
-	KeyID            string `json:"key_id"`
-	Tenant           string `json:"tenant,omitempty"`
-	Model            string `json:"model"`
-	Requests         int64  `json:"requests"`
-	PromptTokens     int64  `json:"prompt_tokens"`
-	CompletionTokens int64  `json:"completion_tokens"`
-	TotalTokens      int64  `json:"total_tokens"`
+	// KeyID is the key's id; for a JWT principal, its subject (the field
+	// predates principal ids with a kind: PrincipalID tells them apart).
+	KeyID            string     `json:"key_id"`
+	Kind             authz.Kind `json:"kind,omitempty"`   // api_key or jwt
+	Issuer           string     `json:"issuer,omitempty"` // a JWT's issuer
+	PrincipalID      string     `json:"principal_id"`     // key:ID or jwt:ISSUER#SUBJECT
+	Tenant           string     `json:"tenant,omitempty"`
+	Model            string     `json:"model"`
+	Requests         int64      `json:"requests"`
+	PromptTokens     int64      `json:"prompt_tokens"`
+	CompletionTokens int64      `json:"completion_tokens"`
+	TotalTokens      int64      `json:"total_tokens"`
+}
+
+// name is how the table shows the principal: a key by its id, anything
+// else by its whole principal id.
+func (r usageRow) name() string {
+	if r.Kind == authz.KindAPIKey {
+		return r.KeyID
+	}
+	return r.PrincipalID
 }
 
 func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s setup.Settings
 	fs := newFlagSet("usage", stderr, &s)
 	key := fs.String("key", "", "only this key (its id)")
+	principal := fs.String("principal", "", "only this principal (key:ID or jwt:ISSUER#SUBJECT)")
 	tenant := fs.String("tenant", "", "only keys of this tenant")
 	since := fs.String("since", "", "only usage since: a duration ago (24h, 30d) or an RFC 3339 time (default: all)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -38,7 +56,15 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) > 0 {
 		return usageErr("usage takes no arguments, got %q", pos[0])
 	}
-	q := quota.Query{PrincipalID: *key, Tenant: *tenant}
+	if *key != "" && *principal != "" {
+		return usageErr("usage: give --key or --principal, not both")
+	}
+	q := quota.Query{PrincipalID: *principal, Tenant: *tenant}
+	if *key != "" {
+		// The ledger names a key by its principal id, never a JWT subject
+		// that happens to equal the key's id.
+		q.PrincipalID = authz.KeyPrincipalID(strings.TrimPrefix(*key, authz.KeyPrincipalPrefix))
+	}
 	if *since != "" {
 		if q.Since, err = parseSince(*since, time.Now()); err != nil {
 			return usageErr("usage: --since: %v", err)
@@ -58,10 +84,10 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "KEY\tTENANT\tMODEL\tREQUESTS\tPROMPT\tCOMPLETION\tTOTAL\t")
+	fmt.Fprintln(tw, "KEY OR PRINCIPAL\tTENANT\tMODEL\tREQUESTS\tPROMPT\tCOMPLETION\tTOTAL\t")
 	var total usageRow
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t\n", r.KeyID, dash(r.Tenant), r.Model,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t\n", r.name(), dash(r.Tenant), r.Model,
 			r.Requests, r.PromptTokens, r.CompletionTokens, r.TotalTokens)
 		total.Requests += r.Requests
 		total.PromptTokens += r.PromptTokens
@@ -72,15 +98,19 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return tw.Flush()
 }
 
-// usageRows sums the ledger per key and model, ordered by key, then model.
+// usageRows sums the ledger per principal and model, ordered by key id
+// (or subject), then principal id, then model.
 func usageRows(entries []quota.Entry) []usageRow {
-	type group struct{ key, model string }
+	type group struct{ principal, model string }
 	sums := map[group]*usageRow{}
 	for _, e := range entries {
 		g := group{e.PrincipalID, e.Model}
 		r := sums[g]
 		if r == nil {
-			r = &usageRow{KeyID: e.PrincipalID, Tenant: e.Tenant, Model: e.Model}
+			r = &usageRow{KeyID: e.PrincipalID, PrincipalID: e.PrincipalID, Tenant: e.Tenant, Model: e.Model}
+			if kind, issuer, subject, ok := authz.SplitPrincipalID(e.PrincipalID); ok {
+				r.Kind, r.Issuer, r.KeyID = kind, issuer, subject
+			}
 			sums[g] = r
 		}
 		r.Requests++
@@ -93,7 +123,7 @@ func usageRows(entries []quota.Entry) []usageRow {
 		rows = append(rows, *r)
 	}
 	slices.SortFunc(rows, func(a, b usageRow) int {
-		return cmp.Or(cmp.Compare(a.KeyID, b.KeyID), cmp.Compare(a.Model, b.Model))
+		return cmp.Or(cmp.Compare(a.KeyID, b.KeyID), cmp.Compare(a.PrincipalID, b.PrincipalID), cmp.Compare(a.Model, b.Model))
 	})
 	return rows
 }

@@ -8,12 +8,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
-// settle records usage in the data directory's ledger, as the AI API does.
+// settle records usage of an API key in the data directory's ledger, as the
+// AI API does.
 func (c *cli) settle(key, tenant, model string, prompt, completion int64, at time.Time) {
+	c.t.Helper()
+	c.settlePrincipal(authz.KeyPrincipalID(key), tenant, model, prompt, completion, at)
+}
+
+// settlePrincipal records usage of any principal.
+func (c *cli) settlePrincipal(principal, tenant, model string, prompt, completion int64, at time.Time) {
 	c.t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(c.data, "aigate.db"))
 	if err != nil {
@@ -22,7 +30,7 @@ func (c *cli) settle(key, tenant, model string, prompt, completion int64, at tim
 	defer st.Close()
 	l := &quota.Limiter{Ledger: st, Now: func() time.Time { return at }}
 	id := strings.ToLower(time.Now().Format("150405.000000000")) + model
-	r, _, err := l.Reserve(context.Background(), quota.Request{ID: id, PrincipalID: key, Tenant: tenant, Model: model, Tokens: 1000})
+	r, _, err := l.Reserve(context.Background(), quota.Request{ID: id, PrincipalID: principal, Tenant: tenant, Model: model, Tokens: 1000})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -81,6 +89,40 @@ func TestUsageReportsPerKeyAndModel(t *testing.T) {
 	}
 }
 
+// A JWT whose subject is a key's id is another principal: --key reports the
+// key only, and the JSON rows say which kind each is.
+func TestUsageTellsAKeyFromAJWTSubjectWithItsID(t *testing.T) {
+	c := newCLI(t)
+	k := c.create("--name", "k")
+	now := time.Now()
+	c.settle(k.ID, "", "echo", 10, 5, now.Add(-time.Minute))
+	jwt := authz.JWTPrincipalID("http://127.0.0.1:8080/dev-issuer", k.ID)
+	c.settlePrincipal(jwt, "", "echo", 1000, 1000, now.Add(-time.Minute))
+	rows := func(args ...string) []usageRow {
+		t.Helper()
+		var out []usageRow
+		if err := json.Unmarshal([]byte(c.ok(append([]string{"usage", "--json"}, args...)...)), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := rows("--key", k.ID); len(got) != 1 || got[0].TotalTokens != 15 || got[0].Kind != authz.KindAPIKey ||
+		got[0].KeyID != k.ID || got[0].PrincipalID != "key:"+k.ID {
+		t.Errorf("--key %s: %+v, want the key's 15 tokens only", k.ID, got)
+	}
+	if got := rows("--principal", jwt); len(got) != 1 || got[0].TotalTokens != 2000 || got[0].Kind != authz.KindJWT ||
+		got[0].Issuer != "http://127.0.0.1:8080/dev-issuer" || got[0].KeyID != k.ID {
+		t.Errorf("--principal %s: %+v", jwt, got)
+	}
+	if got := rows(); len(got) != 2 {
+		t.Errorf("all: %+v, want two rows", got)
+	}
+	table := c.ok("usage")
+	if !strings.Contains(table, jwt) || !strings.Contains(table, "2015") {
+		t.Errorf("table does not show the JWT principal by its id:\n%s", table)
+	}
+}
+
 func TestUsageBadInputExitsTwo(t *testing.T) {
 	c := newCLI(t)
 	for _, args := range [][]string{
@@ -88,6 +130,7 @@ func TestUsageBadInputExitsTwo(t *testing.T) {
 		{"usage", "--since", "-5h"},
 		{"usage", "extra"},
 		{"usage", "--bogus"},
+		{"usage", "--key", "k", "--principal", "key:k"},
 	} {
 		_, errs, code := c.run("", args...)
 		if code != 2 {

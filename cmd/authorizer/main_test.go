@@ -104,7 +104,7 @@ func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
 	if got := invoke(t, invokeURL, token(revoked)); got != `{"errorMessage":"Unauthorized","errorType":"errorString"}` {
 		t.Fatalf("revoked key: %s", got)
 	}
-	if got := invoke(t, invokeURL, token(jwt)); !strings.Contains(got, `"principalId":"alice"`) || !strings.Contains(got, `"Effect":"Allow"`) {
+	if got := invoke(t, invokeURL, token(jwt)); !strings.Contains(got, `"principalId":"jwt:https://idp.example.com#alice"`) || !strings.Contains(got, `"Effect":"Allow"`) {
 		t.Fatalf("jwt: %s", got)
 	}
 	if got := invoke(t, invokeURL, token(jwt[:len(jwt)-4]+"AAAA")); !strings.Contains(got, `"errorMessage":"Unauthorized"`) {

@@ -118,7 +118,7 @@ func TestIssuedTokenVerifiesWithItsConfig(t *testing.T) {
 		t.Errorf("ExpiresAt = %v, want an hour from now", p.ExpiresAt)
 	}
 	p.ExpiresAt = time.Time{}
-	want := authz.Principal{ID: "alice", Kind: authz.KindJWT, Name: "Alice", Tenant: "acme", Models: []string{"gpt-4o*", "echo"}, Limits: plans["pro"]}
+	want := authz.Principal{ID: authz.JWTPrincipalID(iss.URL(), "alice"), Kind: authz.KindJWT, Name: "Alice", Tenant: "acme", Models: []string{"gpt-4o*", "echo"}, Limits: plans["pro"]}
 	if !reflect.DeepEqual(*p, want) {
 		t.Errorf("principal = %+v, want %+v", *p, want)
 	}
@@ -175,7 +175,7 @@ func TestDiscoveryFromHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := v.VerifyToken(context.Background(), tok); err != nil || p.ID != "alice" {
+	if p, err := v.VerifyToken(context.Background(), tok); err != nil || p.ID != authz.JWTPrincipalID(iss.URL(), "alice") {
 		t.Fatalf("VerifyToken = %+v, %v", p, err)
 	}
 

@@ -76,6 +76,18 @@
 // tenant_shard "TENANT#00".."TENANT#15" (by request id; rows without a
 // tenant are not in it): a tenant's usage is 16 Queries, merged.
 //
+// # Principal ids
+//
+// Every PRINCIPAL above is a principal id with its kind, "key:KEYID" or
+// "jwt:ISSUER#SUBJECT" (authz.KeyPrincipalID, authz.JWTPrincipalID), so an
+// API key and a JWT subject with the same id never share a counter or a
+// ledger partition. Tables written before ids had a kind hold bare ids:
+// `aigate store migrate` (Store.MigratePrincipalIDs) rewrites them, key ids
+// to "key:ID" and anything else to "jwt:#SUBJECT" (the issuer was not
+// recorded), merging counters into those the new version already wrote.
+// It is idempotent; run it once the new version is deployed. The layout
+// (tables, keys, indexes) is unchanged.
+//
 // # Hot partitions
 //
 // Key reads spread over key ids, and the authorizer caches keys (and API
@@ -151,6 +163,9 @@
 //	                    {prefix}ledger: Query, Scan, Query on index/by_tenant
 //	                    store init, local only: CreateTable, DescribeTable,
 //	                      DescribeTimeToLive, UpdateTimeToLive
+//	                    store migrate: Scan on keys, usage, reservations and
+//	                      ledger; usage: UpdateItem, DeleteItem;
+//	                      reservations: UpdateItem; ledger: PutItem, DeleteItem
 //
 // # Differences from DynamoDB proper (dynalite)
 //

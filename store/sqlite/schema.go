@@ -101,6 +101,43 @@ var migrations = []string{
 		reserved_tokens   INTEGER NOT NULL,
 		PRIMARY KEY (at, request_id)
 	) STRICT, WITHOUT ROWID;`,
+
+	// 3: principal ids carry their kind (authz.KeyPrincipalID,
+	// authz.JWTPrincipalID), so that an API key's id and a JWT subject no
+	// longer share windows, reservations and ledger rows.
+	//
+	// A stored id that is the id of a key in keys becomes "key:ID". Any
+	// other was a JWT subject, whose issuer was not recorded: it becomes
+	// "jwt:#SUBJECT" (an empty issuer, which no configured issuer has). Its
+	// windows therefore no longer count towards the same subject's new
+	// requests, whose id names the issuer: a JWT principal's day and month
+	// budgets start again at the upgrade. Rows that a JWT whose subject
+	// equalled a key id wrote cannot be told from the key's: they stay the
+	// key's.
+	//
+	// quota_windows has the principal in its primary key: it is rebuilt
+	// rather than updated in place, so that no intermediate state of the
+	// update can collide with a row not yet rewritten.
+	`CREATE TABLE quota_windows_v3 (
+		principal_id TEXT NOT NULL,
+		span         TEXT NOT NULL,
+		start        INTEGER NOT NULL,
+		requests     INTEGER NOT NULL,
+		tokens       INTEGER NOT NULL,
+		PRIMARY KEY (principal_id, span, start)
+	) STRICT, WITHOUT ROWID;
+	INSERT INTO quota_windows_v3 (principal_id, span, start, requests, tokens)
+		SELECT CASE WHEN principal_id IN (SELECT id FROM keys) THEN 'key:' || principal_id ELSE 'jwt:#' || principal_id END,
+			span, start, requests, tokens
+		FROM quota_windows;
+	DROP TABLE quota_windows;
+	ALTER TABLE quota_windows_v3 RENAME TO quota_windows;
+	CREATE INDEX quota_windows_span_start ON quota_windows (span, start);
+
+	UPDATE quota_reservations SET principal_id =
+		CASE WHEN principal_id IN (SELECT id FROM keys) THEN 'key:' || principal_id ELSE 'jwt:#' || principal_id END;
+	UPDATE usage_ledger SET principal_id =
+		CASE WHEN principal_id IN (SELECT id FROM keys) THEN 'key:' || principal_id ELSE 'jwt:#' || principal_id END;`,
 }
 
 // migrate applies the migrations the database has not run yet, all in one

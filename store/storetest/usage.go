@@ -26,6 +26,7 @@ func usageTests() []conformanceTest {
 		{"ExpireReservationsReleasesOnlyExpiredOnes", testExpireReservations},
 		{"UsageFiltersByPrincipalTenantAndTime", testUsageFilters},
 		{"ConcurrentReservesNeverExceedABudget", testConcurrentReserves},
+		{"PrincipalsOfEachKindAreApart", testPrincipalsOfEachKindAreApart},
 	}
 }
 

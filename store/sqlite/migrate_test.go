@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/quota"
+)
+
+// oldDatabase creates a database as schema version 2 left it (before
+// principal ids had a kind), with the statements run in it.
+func oldDatabase(t *testing.T, stmts ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "aigate.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range append(migrations[:2:2], append([]string{`PRAGMA user_version = 2`}, stmts...)...) {
+		if _, err := db.ExecContext(t.Context(), s); err != nil {
+			t.Fatalf("%.60s: %v", s, err)
+		}
+	}
+	return path
+}
+
+// Migration 3 rewrites every stored principal id with its kind: a key's id
+// becomes key:ID, anything else (a JWT subject, whose issuer was not
+// recorded) jwt:#SUBJECT; windows keep counting, pending reservations settle
+// to the new id, and the ledger reports by it.
+func TestMigrationGivesStoredPrincipalIDsTheirKind(t *testing.T) {
+	now := time.Now().UTC()
+	w := quota.WindowsAt(now)
+	windows := func(p string, requests, tokens int) string {
+		return fmt.Sprintf(`('%s', 'minute', %d, %d, %d), ('%[1]s', 'day', %d, %[3]d, %[4]d), ('%[1]s', 'month', %d, %[3]d, %[4]d)`,
+			p, w.Minute.UnixNano(), requests, tokens, w.Day.UnixNano(), w.Month.UnixNano())
+	}
+	path := oldDatabase(t,
+		`INSERT INTO keys VALUES ('k1', 'key one', '', '["*"]', 0, 0, 0, 0, 'active', x'01', NULL, 0, '', 1, 1, 0, 0, 1)`,
+		// k1 made two requests this minute, alice (a JWT subject) one.
+		`INSERT INTO quota_windows VALUES `+windows("k1", 2, 30)+`, `+windows("alice", 1, 10),
+		`INSERT INTO usage_ledger VALUES (1, 'r1', 'k1', '', 'echo', 10, 5, 100), (2, 'r2', 'alice', 'acme', 'echo', 4, 6, 100)`,
+		// One request of k1 in flight across the upgrade.
+		fmt.Sprintf(`INSERT INTO quota_reservations VALUES ('r3', 'k1', '', 'echo', 15, %d, %d, %d, 3, %d)`,
+			w.Minute.UnixNano(), w.Day.UnixNano(), w.Month.UnixNano(), now.Add(time.Hour).UnixNano()),
+	)
+
+	s := open(t, path)
+	defer s.Close()
+	if v := userVersion(t, path); v != len(migrations) {
+		t.Fatalf("user_version = %d, want %d", v, len(migrations))
+	}
+	ctx := t.Context()
+	for _, tc := range []struct {
+		principal string
+		want      []string // request ids
+	}{
+		{"key:k1", []string{"r1"}},
+		{"jwt:#alice", []string{"r2"}},
+		{"k1", nil},
+		{"alice", nil},
+	} {
+		es, err := s.Usage(ctx, quota.Query{PrincipalID: tc.principal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range es {
+			got = append(got, e.RequestID)
+		}
+		if len(got) != len(tc.want) || len(got) > 0 && got[0] != tc.want[0] {
+			t.Errorf("usage of %q = %v, want %v", tc.principal, got, tc.want)
+		}
+	}
+	// The in-flight request settles to the key's principal.
+	e, err := s.Settle(ctx, quota.Settlement{ReservationID: "r3", PromptTokens: 1, CompletionTokens: 1, At: now})
+	if err != nil || e.PrincipalID != "key:k1" {
+		t.Fatalf("settle of the migrated reservation = %+v, %v", e, err)
+	}
+	// k1's windows moved with it: at 3 requests a minute, one more fits and
+	// the next is refused; alice's count is her own.
+	reserve := func(id, principal string) error {
+		_, err := s.Reserve(ctx, quota.Reservation{ID: id, PrincipalID: principal, Tokens: 1, Windows: w,
+			CreatedAt: now, ExpiresAt: now.Add(time.Minute)}, authz.Limits{RPM: 3})
+		return err
+	}
+	if err := reserve("r4", "key:k1"); err != nil {
+		t.Fatalf("third request of k1: %v", err)
+	}
+	var d *quota.Denial
+	if err := reserve("r5", "key:k1"); !errors.As(err, &d) || d.Used != 3 {
+		t.Fatalf("fourth request of k1 = %v, want a denial at 3 used", err)
+	}
+	if err := reserve("r6", "jwt:#alice"); err != nil {
+		t.Fatalf("second request of alice: %v", err)
+	}
+}
