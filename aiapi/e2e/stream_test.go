@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
 )
@@ -51,7 +52,7 @@ func TestStalledReaderIsCutAndSettledToWhatWasSent(t *testing.T) {
 
 	var es []quota.Entry
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(es) == 0; time.Sleep(20 * time.Millisecond) {
-		es = s.ledger(t, quota.Query{PrincipalID: id})
+		es = s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
 	}
 	if len(es) != 1 {
 		t.Fatalf("ledger = %+v: the stalled stream was not ended and settled", es)
@@ -93,7 +94,7 @@ func TestStreamCutAtAnyEventIsChargedForItsOutput(t *testing.T) {
 			st.Close()
 			var es []quota.Entry
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(es) == 0; time.Sleep(10 * time.Millisecond) {
-				es = s.ledger(t, quota.Query{PrincipalID: id})
+				es = s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
 			}
 			if len(es) != 1 {
 				t.Fatalf("ledger = %+v, want the cut stream settled", es)

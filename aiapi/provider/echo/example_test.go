@@ -18,8 +18,8 @@ func ExampleModel_Chat() {
 		Messages: []provider.Message{{Role: "user", Text: "Hello,   world!"}},
 	})
 	fmt.Println(gjson.GetBytes(resp.Body, "choices.0.message.content"))
-	fmt.Printf("%+v\n", *resp.Usage)
+	fmt.Println(resp.Usage.PromptTokens, resp.Usage.CompletionTokens)
 	// Output:
 	// Hello, world!
-	// {PromptTokens:4 CompletionTokens:2}
+	// 4 2
 }
