@@ -198,6 +198,17 @@ func TestCachedPolicyCoversOtherRoutes(t *testing.T) {
 		"arn:aws:execute-api:eu-west-1:111122223333:other1/prod/GET/v1/models":            policy.ImplicitDeny,
 		"arn:aws:execute-api:eu-west-1:444455556666:api123/prod/GET/v1/models":            policy.ImplicitDeny,
 		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/GET/admin":                policy.ImplicitDeny,
+		// IAM's '*' spans '/': "*/v1/*" granted these.
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/GET/admin/v1/users":             policy.ImplicitDeny,
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/POST/admin/v1/chat/completions": policy.ImplicitDeny,
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/DELETE/v1/models/gpt-4o":        policy.ImplicitDeny,
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/POST/v1/files":                  policy.ImplicitDeny,
+		// The AI API's other routes, model ids with '/' included.
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/GET/v1/models/meta-llama/Llama-3-8B": policy.Allow,
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/POST/v1/responses":                   policy.Allow,
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/GET/v1/responses/resp_1":             policy.Allow,
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/POST/v1/messages":                    policy.Allow,
+		"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/POST/v1/messages/count_tokens":       policy.Allow,
 	} {
 		if got := r.PolicyDocument.Evaluate(arn); got != want {
 			t.Errorf("Evaluate(%s) = %v, want %v", arn, got, want)

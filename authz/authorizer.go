@@ -43,7 +43,8 @@ type Decision struct {
 	Outcome   Outcome
 	Principal *Principal // nil when Unauthorized
 	// Scope lists route patterns relative to an API stage, "VERB/path" with
-	// IAM wildcards (e.g. "*/v1/*"). apigw turns them into resource ARNs.
+	// IAM wildcards (e.g. "GET/v1/models/*"). apigw turns them into
+	// resource ARNs anchored at the event's API and stage.
 	Scope []string
 	// Context is what the integration receives: scalars only. Shared and
 	// read-only: callers must not modify it.
@@ -66,8 +67,20 @@ type KeyUpdater interface {
 }
 
 // DefaultRoutes is the scope of an allowed principal when Config.Routes is
-// empty: every method under /v1 of the API stage.
-var DefaultRoutes = []string{"*/v1/*"}
+// empty: exactly the AI API's routes, each with its verb. No pattern starts
+// with a wildcard: IAM's '*' spans '/', so "*/v1/*" would also grant
+// "GET/admin/v1/users". A trailing '*' stands for a model or response id,
+// which may itself hold '/'.
+var DefaultRoutes = []string{
+	"POST/v1/chat/completions",
+	"POST/v1/embeddings",
+	"GET/v1/models",
+	"GET/v1/models/*",
+	"POST/v1/responses",
+	"GET/v1/responses/*",
+	"POST/v1/messages",
+	"POST/v1/messages/count_tokens",
+}
 
 // ModelPlaceholder in a route pattern expands to each of the principal's
 // model patterns, so path-style model routes (Bedrock's /model/{id}/invoke)
