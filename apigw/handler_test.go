@@ -152,7 +152,7 @@ func TestFixturesGetTheRightAnswer(t *testing.T) {
 				if got := r.PolicyDocument.Evaluate(arn.String()); got != policy.Allow {
 					t.Fatalf("policy %s does not allow %s", out, arn)
 				}
-				if r.Context["tenant"] != "acme" || r.Context["models"] != "gpt-4o*" || r.Context["rpm"] != float64(60) {
+				if r.Context["tenant"] != "acme" || r.Context["models"] != `["gpt-4o*"]` || r.Context["rpm"] != float64(60) {
 					t.Fatalf("context = %v", r.Context)
 				}
 			})

@@ -284,9 +284,18 @@ func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) 
 // decideFor turns an authenticated principal into a decision. A principal
 // that may use no model may call nothing: an explicit Deny, which API
 // Gateway caches like an Allow.
+//
+// A principal holding a pattern that is not a model name (CheckModelPattern)
+// is denied as well: its grant cannot be carried to the AI API, or into a
+// per-model scope, one way only.
 func (a *Authorizer) decideFor(p *Principal, ctxMap map[string]any) Decision {
 	if len(p.Models) == 0 {
 		return Decision{Outcome: Deny, Principal: p, Context: ctxMap, Reason: "principal may use no model"}
+	}
+	for _, m := range p.Models {
+		if err := CheckModelPattern(m); err != nil {
+			return Decision{Outcome: Deny, Principal: p, Context: ctxMap, Reason: err.Error()}
+		}
 	}
 	return Decision{Outcome: Allow, Principal: p, Scope: a.scopeFor(p), Context: ctxMap}
 }
@@ -312,7 +321,7 @@ const (
 	CtxKind           = "kind"
 	CtxName           = "name"
 	CtxTenant         = "tenant"
-	CtxModels         = "models"
+	CtxModels         = "models" // EncodeModels: a JSON array of patterns, as a string
 	CtxRPM            = "rpm"
 	CtxTPM            = "tpm"
 	CtxTokensPerDay   = "tokensPerDay"
@@ -330,7 +339,7 @@ func (a *Authorizer) contextFor(p *Principal) map[string]any {
 		CtxKind:           string(p.Kind),
 		CtxName:           p.Name,
 		CtxTenant:         p.Tenant,
-		CtxModels:         strings.Join(p.Models, ","),
+		CtxModels:         EncodeModels(p.Models),
 		CtxRPM:            p.Limits.RPM,
 		CtxTPM:            p.Limits.TPM,
 		CtxTokensPerDay:   p.Limits.TokensPerDay,

@@ -37,6 +37,6 @@ func ExampleAuthorizer_Decide() {
 	d, _ = a.Decide(context.Background(), "aig_not_a_key")
 	fmt.Println(d.Outcome)
 	// Output:
-	// allow [POST/v1/chat/completions POST/v1/embeddings GET/v1/models] gpt-4o*
+	// allow [POST/v1/chat/completions POST/v1/embeddings GET/v1/models] ["gpt-4o*"]
 	// unauthorized
 }

@@ -64,7 +64,7 @@ apis:
     routes:
       - route: ANY /v1/{proxy+}
         authorizer: keys
-        integration: {type: MOCK, response: {body: '{"principalId":"$context.authorizer.principalId","models":"$context.authorizer.models"}'}}
+        integration: {type: MOCK, response: {body: '{"principalId":"$context.authorizer.principalId","models":$context.authorizer.models}'}}
       - route: ANY /nocache/v1/{proxy+}
         authorizer: nocache
         integration: {type: MOCK, response: {body: '{"principalId":"$context.authorizer.principalId"}'}}
@@ -145,7 +145,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		{"cache hit on a second route", "POST", "/v1/chat/completions", "Bearer " + valid},
 	}
 	want := map[string]gwResult{
-		"valid key":                             {200, `{"principalId":"ID","models":"gpt-4o*,echo"}`, "", true},
+		"valid key":                             {200, `{"principalId":"ID","models":["gpt-4o*","echo"]}`, "", true},
 		"revoked key":                           {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"malformed key":                         {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"no header":                             {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
@@ -162,7 +162,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		"authorizer timeout":                    {500, `{"message":null}`, "AuthorizerConfigurationException", true},
 		"policy for the incoming ARN only":      {200, `{"principalId":"misbehave","mode":"arnonly"}`, "", true},
 		"same cached policy, second route":      {403, `{"Message":"User is not authorized to access this resource"}`, "AccessDeniedException", true},
-		"cache hit on a second route":           {200, `{"principalId":"ID","models":"gpt-4o*,echo"}`, "", true},
+		"cache hit on a second route":           {200, `{"principalId":"ID","models":["gpt-4o*","echo"]}`, "", true},
 	}
 
 	modes := []struct {
