@@ -24,6 +24,7 @@ type world struct {
 	handler                            *apigw.Handler
 	iam                                *apigw.Handler // answers HTTP API 2.0 with IAM policies
 	valid, revoked, expired, malformed string
+	noModels                           string // an active key that may use no model
 }
 
 func newWorld(t *testing.T) *world {
@@ -58,6 +59,7 @@ func newWorld(t *testing.T) *world {
 	w.expired = create(keys.Spec{Name: "expired", Models: []string{"*"}, ExpiresAt: now.Add(time.Millisecond)})
 	time.Sleep(5 * time.Millisecond) // let the expiry pass on the real clock the authorizer uses
 	w.malformed = w.valid[:len(w.valid)-1] + "x"
+	w.noModels = create(keys.Spec{Name: "no models"})
 	az, err := authz.New(authz.Config{Keys: st, Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
@@ -126,15 +128,17 @@ func TestFixturesGetTheRightAnswer(t *testing.T) {
 					}
 					return
 				}
-				if err != nil {
-					t.Fatalf("Invoke: %v", err)
-				}
 				if strings.Contains(fx, "v2-request") {
-					var r apigw.SimpleResponse
-					if err := json.Unmarshal(out, &r); err != nil || !r.IsAuthorized || r.Context["principalId"] == nil {
-						t.Fatalf("simple response = %s (%v)", out, err)
+					// AWS's fixture does not list its routeKey among its
+					// identity sources: a simple response would be
+					// re-used for every route, so none is given (500).
+					if err == nil || err.Error() == "Unauthorized" {
+						t.Fatalf("Invoke = %s, %v; want a 500-class error", out, err)
 					}
 					return
+				}
+				if err != nil {
+					t.Fatalf("Invoke: %v", err)
 				}
 				var r apigw.IAMResponse
 				if err := json.Unmarshal(out, &r); err != nil {
