@@ -61,7 +61,7 @@ func BenchmarkAddedLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	caller := map[string]string{
-		authz.CtxPrincipalID: key.Key.ID, authz.CtxKind: "api_key", authz.CtxModels: "*",
+		authz.CtxPrincipalID: key.Key.ID, authz.CtxKind: "api_key", authz.CtxModels: `["*"]`,
 		authz.CtxRPM: "1000000000", authz.CtxTPM: "1000000000000", authz.CtxTokensPerDay: "1000000000000",
 	}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -155,7 +155,7 @@ func BenchmarkServeEcho(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := aiapi.WithAuthorizerContext(context.Background(), map[string]string{
-		authz.CtxPrincipalID: "p", authz.CtxKind: "jwt", authz.CtxModels: "*", authz.CtxRPM: "1000000000",
+		authz.CtxPrincipalID: "p", authz.CtxKind: "jwt", authz.CtxModels: `["*"]`, authz.CtxRPM: "1000000000",
 	})
 	body := []byte(`{"model":"echo","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Say hello to the benchmark."}],"max_tokens":64}`)
 	b.ReportAllocs()

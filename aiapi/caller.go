@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aigate/aigate/authz"
@@ -65,11 +64,13 @@ func parseCaller(m map[string]string) (*caller, error) {
 	if err := c.setPrincipal(m[authz.CtxPrincipalID]); err != nil {
 		return nil, err
 	}
-	for _, g := range strings.Split(m[authz.CtxModels], ",") {
-		if g = strings.TrimSpace(g); g != "" {
-			c.models = append(c.models, g)
-		}
+	// authz.EncodeModels wrote a JSON array; anything else (the old
+	// comma-separated form included) is refused rather than split.
+	models, err := authz.ParseModels(m[authz.CtxModels])
+	if err != nil {
+		return nil, fmt.Errorf("aiapi: authorizer context: %w", err)
 	}
+	c.models = models
 	for _, f := range []struct {
 		key string
 		v   *int64

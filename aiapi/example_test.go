@@ -31,7 +31,7 @@ func Example() {
 	}
 
 	ctx := aiapi.WithAuthorizerContext(context.Background(), map[string]string{
-		"principalId": "user-1", "kind": "jwt", "models": "echo", "rpm": "60",
+		"principalId": "user-1", "kind": "jwt", "models": `["echo"]`, "rpm": "60",
 	})
 	body := `{"model":"echo","messages":[{"role":"user","content":"Hello, aigate!"}]}`
 	rec := httptest.NewRecorder()

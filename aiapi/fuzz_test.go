@@ -46,7 +46,7 @@ func FuzzParseEmbeddingsRequest(f *testing.F) {
 // authorizer or mapping may send anything: it must be refused, never read as
 // "no limits".
 func FuzzParseCaller(f *testing.F) {
-	f.Add([]byte(`{"principalId":"k1","kind":"api_key","models":"echo,gpt-*","rpm":"60","tpm":"1000","tokensPerDay":"0","tokensPerMonth":"","expiresAt":"0"}`))
+	f.Add([]byte(`{"principalId":"k1","kind":"api_key","models":"[\"echo\",\"gpt-*\"]","rpm":"60","tpm":"1000","tokensPerDay":"0","tokensPerMonth":"","expiresAt":"0"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m map[string]string
 		if json.Unmarshal(data, &m) != nil {

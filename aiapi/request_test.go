@@ -152,7 +152,7 @@ func TestEmbeddingsRequestParsing(t *testing.T) {
 func TestAuthorizerContextParsing(t *testing.T) {
 	full := map[string]string{
 		authz.CtxPrincipalID: "k1", authz.CtxKind: "api_key", authz.CtxTenant: "acme",
-		authz.CtxModels: "gpt-4o*, echo", authz.CtxRPM: "60", authz.CtxTPM: "1e6",
+		authz.CtxModels: `["gpt-4o*","echo"]`, authz.CtxRPM: "60", authz.CtxTPM: "1e6",
 		authz.CtxTokensPerDay: "0", authz.CtxTokensPerMonth: "", authz.CtxExpiresAt: "1900000000",
 		"integrationLatency": "3",
 	}
@@ -189,7 +189,7 @@ func TestAuthorizerContextParsing(t *testing.T) {
 		t.Errorf("nil context: %v", err)
 	}
 	// No models: nothing may be used.
-	if c, err := parseCaller(map[string]string{authz.CtxPrincipalID: "p", authz.CtxKind: "jwt"}); err != nil || c.mayUse("echo") {
+	if c, err := parseCaller(map[string]string{authz.CtxPrincipalID: "p", authz.CtxKind: "jwt", authz.CtxModels: "[]"}); err != nil || c.mayUse("echo") {
 		t.Errorf("caller without models = %+v, %v", c, err)
 	}
 }

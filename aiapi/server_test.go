@@ -38,7 +38,7 @@ func newServer(t *testing.T, cfg aiapi.Config) *aiapi.Server {
 
 // caller is the authorizer context of a JWT principal allowed every model.
 func caller(extra ...string) map[string]string {
-	m := map[string]string{authz.CtxPrincipalID: "p1", authz.CtxKind: "jwt", authz.CtxModels: "*"}
+	m := map[string]string{authz.CtxPrincipalID: "p1", authz.CtxKind: "jwt", authz.CtxModels: `["*"]`}
 	for i := 0; i+1 < len(extra); i += 2 {
 		m[extra[i]] = extra[i+1]
 	}
@@ -77,8 +77,8 @@ func TestRequestsAreRefusedInOpenAIsShape(t *testing.T) {
 		{"not JSON", caller(), "POST", "/v1/chat/completions", "{", 400, "", ""},
 		{"no model", caller(), "POST", "/v1/chat/completions", `{"messages":[]}`, 400, "", "model"},
 		{"too large", caller(), "POST", "/v1/chat/completions", `{"model":"echo","x":"` + strings.Repeat("a", 1000) + `"}`, 413, "request_too_large", ""},
-		{"model the caller may not use", caller(authz.CtxModels, "gpt-*"), "POST", "/v1/chat/completions", chatBody, 404, "model_not_found", "model"},
-		{"caller with no models", caller(authz.CtxModels, ""), "POST", "/v1/embeddings", `{"model":"echo","input":"x"}`, 404, "model_not_found", "model"},
+		{"model the caller may not use", caller(authz.CtxModels, `["gpt-*"]`), "POST", "/v1/chat/completions", chatBody, 404, "model_not_found", "model"},
+		{"caller with no models", caller(authz.CtxModels, "[]"), "POST", "/v1/embeddings", `{"model":"echo","input":"x"}`, 404, "model_not_found", "model"},
 		{"echo refuses bad delay_ms", caller(), "POST", "/v1/chat/completions", `{"model":"echo","delay_ms":"slow","messages":[{"role":"user","content":"hi"}]}`, 400, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,11 @@ type Event struct {
 	AuthorizationToken *string `json:"authorizationToken"` // TOKEN only
 	MethodArn          string  `json:"methodArn"`          // REST and HTTP API 1.0
 	RouteArn           string  `json:"routeArn"`           // HTTP API 2.0
+	// RouteKey ("GET /v1/models/{id+}" or "$default") and IdentitySource
+	// (the list of identity-source values, the cache key) are read for
+	// HTTP API 2.0 simple responses only; payload 1.0 has a string there.
+	RouteKey       string          `json:"routeKey"`
+	IdentitySource json.RawMessage `json:"identitySource"`
 	// Headers: as the client sent them for REST (any case), lowercased for
 	// HTTP API 2.0. Looked up case-insensitively.
 	Headers map[string]string `json:"headers"`

@@ -29,7 +29,12 @@ type Handler struct {
 	Decider Decider
 	// IAMForHTTPAPI makes HTTP API 2.0 events answer with an IAM policy
 	// instead of a simple response; set it when the authorizer is not
-	// configured with enableSimpleResponses.
+	// configured with enableSimpleResponses. A simple response holds one
+	// boolean that API Gateway re-uses for every route of its cache key,
+	// so it is given only when the event's identitySource holds its
+	// routeKey ($context.routeKey is an identity source), and it is true
+	// only when the scope covers every path of that route (see route.go);
+	// otherwise the handler fails (API Gateway's 500).
 	IAMForHTTPAPI bool
 	// Logger receives one line per decision (never a credential).
 	// Nil: slog.Default().
@@ -77,7 +82,17 @@ func (h *Handler) Authorize(ctx context.Context, payload []byte) (any, error) {
 		return nil, ErrUnauthorized
 	}
 	if ev.Format == FormatHTTPV2 && !h.IAMForHTTPAPI {
-		return &SimpleResponse{IsAuthorized: d.Outcome == authz.Allow, Context: d.Context}, nil
+		authorized := false
+		if d.Outcome == authz.Allow {
+			if authorized, err = routeAuthorized(ev, d.Scope); err != nil {
+				log.ErrorContext(ctx, "authorizer: no simple response", "route_key", ev.RouteKey, "error", err)
+				return nil, err
+			}
+			if !authorized {
+				log.InfoContext(ctx, "authorizer: route outside the scope", "route_key", ev.RouteKey)
+			}
+		}
+		return &SimpleResponse{IsAuthorized: authorized, Context: d.Context}, nil
 	}
 	arn, err := policy.ParseMethodARN(ev.ResourceARN())
 	if err != nil {

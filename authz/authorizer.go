@@ -43,7 +43,8 @@ type Decision struct {
 	Outcome   Outcome
 	Principal *Principal // nil when Unauthorized
 	// Scope lists route patterns relative to an API stage, "VERB/path" with
-	// IAM wildcards (e.g. "*/v1/*"). apigw turns them into resource ARNs.
+	// IAM wildcards (e.g. "GET/v1/models/*"). apigw turns them into
+	// resource ARNs anchored at the event's API and stage.
 	Scope []string
 	// Context is what the integration receives: scalars only. Shared and
 	// read-only: callers must not modify it.
@@ -66,8 +67,20 @@ type KeyUpdater interface {
 }
 
 // DefaultRoutes is the scope of an allowed principal when Config.Routes is
-// empty: every method under /v1 of the API stage.
-var DefaultRoutes = []string{"*/v1/*"}
+// empty: exactly the AI API's routes, each with its verb. No pattern starts
+// with a wildcard: IAM's '*' spans '/', so "*/v1/*" would also grant
+// "GET/admin/v1/users". A trailing '*' stands for a model or response id,
+// which may itself hold '/'.
+var DefaultRoutes = []string{
+	"POST/v1/chat/completions",
+	"POST/v1/embeddings",
+	"GET/v1/models",
+	"GET/v1/models/*",
+	"POST/v1/responses",
+	"GET/v1/responses/*",
+	"POST/v1/messages",
+	"POST/v1/messages/count_tokens",
+}
 
 // ModelPlaceholder in a route pattern expands to each of the principal's
 // model patterns, so path-style model routes (Bedrock's /model/{id}/invoke)
@@ -283,9 +296,18 @@ func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) 
 // decideFor turns an authenticated principal into a decision. A principal
 // that may use no model may call nothing: an explicit Deny, which API
 // Gateway caches like an Allow.
+//
+// A principal holding a pattern that is not a model name (CheckModelPattern)
+// is denied as well: its grant cannot be carried to the AI API, or into a
+// per-model scope, one way only.
 func (a *Authorizer) decideFor(p *Principal, ctxMap map[string]any) Decision {
 	if len(p.Models) == 0 {
 		return Decision{Outcome: Deny, Principal: p, Context: ctxMap, Reason: "principal may use no model"}
+	}
+	for _, m := range p.Models {
+		if err := CheckModelPattern(m); err != nil {
+			return Decision{Outcome: Deny, Principal: p, Context: ctxMap, Reason: err.Error()}
+		}
 	}
 	return Decision{Outcome: Allow, Principal: p, Scope: a.scopeFor(p), Context: ctxMap}
 }
@@ -311,7 +333,7 @@ const (
 	CtxKind           = "kind"
 	CtxName           = "name"
 	CtxTenant         = "tenant"
-	CtxModels         = "models"
+	CtxModels         = "models" // EncodeModels: a JSON array of patterns, as a string
 	CtxRPM            = "rpm"
 	CtxTPM            = "tpm"
 	CtxTokensPerDay   = "tokensPerDay"
@@ -332,7 +354,7 @@ func (a *Authorizer) contextFor(p *Principal) map[string]any {
 		CtxKind:           string(p.Kind),
 		CtxName:           p.Name,
 		CtxTenant:         p.Tenant,
-		CtxModels:         strings.Join(p.Models, ","),
+		CtxModels:         EncodeModels(p.Models),
 		CtxRPM:            p.Limits.RPM,
 		CtxTPM:            p.Limits.TPM,
 		CtxTokensPerDay:   p.Limits.TokensPerDay,

@@ -313,7 +313,7 @@ func TestAllowScopeAndContext(t *testing.T) {
 			t.Fatalf("context[%s] = %T, want a scalar", key, v)
 		}
 	}
-	if d.Context[authz.CtxModels] != "gpt-4o*,echo" || d.Context[authz.CtxRPM] != int64(60) || d.Context[authz.CtxTenant] != "acme" {
+	if d.Context[authz.CtxModels] != `["gpt-4o*","echo"]` || d.Context[authz.CtxRPM] != int64(60) || d.Context[authz.CtxTenant] != "acme" {
 		t.Fatalf("context = %v", d.Context)
 	}
 }

@@ -33,10 +33,10 @@ func ExampleAuthorizer_Decide() {
 
 	a, _ := authz.New(authz.Config{Keys: oneKey{stored}, Hasher: hasher})
 	d, _ := a.Decide(context.Background(), full)
-	fmt.Println(d.Outcome, d.Scope, d.Context["models"])
+	fmt.Println(d.Outcome, d.Scope[:3], d.Context["models"])
 	d, _ = a.Decide(context.Background(), "aig_not_a_key")
 	fmt.Println(d.Outcome)
 	// Output:
-	// allow [*/v1/*] gpt-4o*
+	// allow [POST/v1/chat/completions POST/v1/embeddings GET/v1/models] ["gpt-4o*"]
 	// unauthorized
 }

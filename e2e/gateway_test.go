@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,7 +64,7 @@ apis:
     routes:
       - route: ANY /v1/{proxy+}
         authorizer: keys
-        integration: {type: MOCK, response: {body: '{"principalId":"$context.authorizer.principalId","models":"$context.authorizer.models"}'}}
+        integration: {type: MOCK, response: {body: '{"principalId":"$context.authorizer.principalId","models":$context.authorizer.models}'}}
       - route: ANY /nocache/v1/{proxy+}
         authorizer: nocache
         integration: {type: MOCK, response: {body: '{"principalId":"$context.authorizer.principalId"}'}}
@@ -76,8 +77,15 @@ apis:
       - route: ANY /m/{proxy+}
         authorizer: mis
         integration: {type: MOCK, response: {body: '{"principalId":"$context.authorizer.principalId","mode":"$context.authorizer.mode"}'}}
-`, fn(aigateFn), fn(misbehaveFn))
+authorizer:
+  routes: [%[3]s]
+`, fn(aigateFn), fn(misbehaveFn), `"`+strings.Join(e2eRoutes, `", "`)+`"`)
 }
+
+// e2eRoutes is the aigate authorizer's scope in these tests: the AI API's
+// routes (the default) and the test's other prefixes. The bootstrap under
+// the emulator reads it from AIGATE_ROUTES.
+var e2eRoutes = append(slices.Clone(authz.DefaultRoutes), "GET/tok/v1/*", "GET/nocache/v1/*")
 
 type gwCase struct {
 	name, method, path, auth string // auth "-" sends no Authorization header
@@ -114,6 +122,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 	t.Setenv("AIGATE_DATA", data) // for the bootstrap under the emulator
 	t.Setenv("AIGATE_STORE", "")
 	t.Setenv("AIGATE_HASH_KEY", "")
+	t.Setenv("AIGATE_ROUTES", strings.Join(e2eRoutes, ","))
 
 	cases := []gwCase{
 		{"valid key", "GET", "/v1/models", "Bearer " + valid},
@@ -125,6 +134,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		{"token regex mismatch", "GET", "/tok/v1/models", "Basic dXNlcjpwYXNz"},
 		{"explicit deny", "GET", "/v1/models", "Bearer " + noModels},
 		{"implicit deny", "GET", "/admin/users", "Bearer " + valid},
+		{"admin route under a v1 segment", "GET", "/admin/v1/users", "Bearer " + valid},
 		{"authorizer error (corrupt key record)", "GET", "/v1/models", "Bearer " + corrupt},
 		{"authorizer error", "GET", "/m/x", "Bearer error"},
 		{"authorizer says Unauthorized", "GET", "/m/x", "Bearer unauthorized"},
@@ -135,7 +145,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		{"cache hit on a second route", "POST", "/v1/chat/completions", "Bearer " + valid},
 	}
 	want := map[string]gwResult{
-		"valid key":                             {200, `{"principalId":"key:ID","models":"gpt-4o*,echo"}`, "", true},
+		"valid key":                             {200, `{"principalId":"key:ID","models":["gpt-4o*","echo"]}`, "", true},
 		"revoked key":                           {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"malformed key":                         {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"no header":                             {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
@@ -144,6 +154,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		"token regex mismatch":                  {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
 		"explicit deny":                         {403, `{"Message":"User is not authorized to access this resource with an explicit deny"}`, "AccessDeniedException", true},
 		"implicit deny":                         {403, `{"Message":"User is not authorized to access this resource"}`, "AccessDeniedException", true},
+		"admin route under a v1 segment":        {403, `{"Message":"User is not authorized to access this resource"}`, "AccessDeniedException", true},
 		"authorizer error (corrupt key record)": {500, `{"message":null}`, "AuthorizerConfigurationException", true},
 		"authorizer error":                      {500, `{"message":null}`, "AuthorizerConfigurationException", true},
 		"authorizer says Unauthorized":          {401, `{"message":"Unauthorized"}`, "UnauthorizedException", true},
@@ -151,7 +162,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		"authorizer timeout":                    {500, `{"message":null}`, "AuthorizerConfigurationException", true},
 		"policy for the incoming ARN only":      {200, `{"principalId":"misbehave","mode":"arnonly"}`, "", true},
 		"same cached policy, second route":      {403, `{"Message":"User is not authorized to access this resource"}`, "AccessDeniedException", true},
-		"cache hit on a second route":           {200, `{"principalId":"key:ID","models":"gpt-4o*,echo"}`, "", true},
+		"cache hit on a second route":           {200, `{"principalId":"key:ID","models":["gpt-4o*","echo"]}`, "", true},
 	}
 
 	modes := []struct {

@@ -352,21 +352,42 @@ func (cm *claimMapper) models(c claimSet) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkModels(m.Models, v); err != nil {
+			return nil, err
+		}
 		models = v
 	}
 	scopes, err := c.list(m.ScopeClaim, " ")
 	if err != nil {
 		return nil, err
 	}
+	var fromScopes []string
 	for _, s := range scopes {
 		if pat, ok := strings.CutPrefix(s, m.ModelScopePrefix); ok && pat != "" {
-			models = append(models, pat)
+			fromScopes = append(fromScopes, pat)
 		}
 	}
+	if err := checkModels(m.ScopeClaim, fromScopes); err != nil {
+		return nil, err
+	}
+	models = append(models, fromScopes...)
 	if len(models) == 0 {
 		return append([]string(nil), m.DefaultModels...), nil
 	}
 	return dedupe(models), nil
+}
+
+// checkModels refuses the token when claim grants a name that no model
+// has: an array element "echo,gpt-x" would otherwise read as two models, or
+// as none, somewhere downstream (authz.CheckModelPattern says which
+// characters a model pattern may hold).
+func checkModels(claim string, models []string) error {
+	for _, p := range models {
+		if authz.CheckModelPattern(p) != nil {
+			return invalidf("claim %q holds %.40q, which is not a model pattern", truncate(claim), p)
+		}
+	}
+	return nil
 }
 
 // limits picks the plan: the plan claim if it names a defined plan, else

@@ -93,6 +93,38 @@ func TestClaimMapping(t *testing.T) {
 			wantErr: true,
 		},
 		{
+			// A comma inside an array element used to become a second
+			// model downstream: ["echo,gpt-x"] granted gpt-x.
+			name:    "a model name holding a comma is refused",
+			mapping: jwtauth.ClaimMapping{Models: "models"},
+			claims:  map[string]any{"models": []string{"echo,gpt-x"}},
+			wantErr: true,
+		},
+		{
+			name:    "a model name holding a space is refused",
+			mapping: jwtauth.ClaimMapping{Models: "models"},
+			claims:  map[string]any{"models": []string{"echo gpt-x"}},
+			wantErr: true,
+		},
+		{
+			name:    "a model scope holding a comma is refused",
+			claims:  map[string]any{"scope": "openid models:echo,gpt-x"},
+			wantErr: true,
+		},
+		{
+			name:    "a model name with a quote is refused",
+			mapping: jwtauth.ClaimMapping{Models: "models"},
+			claims:  map[string]any{"models": []string{`echo","gpt-x`}},
+			wantErr: true,
+		},
+		{
+			name:    "model names as Bedrock and Hugging Face spell them",
+			mapping: jwtauth.ClaimMapping{Models: "models"},
+			claims:  map[string]any{"models": []string{"anthropic.claude-3-5-haiku-20241022-v1:0", "meta-llama/Llama-3-8B", "ft:gpt-4o:org@x+1"}},
+			want: &authz.Principal{ID: "alice", Models: []string{"anthropic.claude-3-5-haiku-20241022-v1:0", "meta-llama/Llama-3-8B", "ft:gpt-4o:org@x+1"},
+				Limits: testPlans["free"]},
+		},
+		{
 			name:    "plan from a claim",
 			mapping: jwtauth.ClaimMapping{Plan: "plan"},
 			claims:  map[string]any{"plan": "pro"},

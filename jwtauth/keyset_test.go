@@ -394,6 +394,9 @@ func TestNewRefusesDangerousConfig(t *testing.T) {
 			c.Plans = map[string]authz.Limits{"gold": {}}
 			c.Issuers[0].Claims.GroupPlans = []jwtauth.GroupPlan{{Group: "g", Plan: "gold"}}
 		}, "groups claim"},
+		{"default model that is no model name", func(c *jwtauth.Config) {
+			c.Issuers[0].Claims.DefaultModels = []string{"echo,gpt-x"}
+		}, "defaultModels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := jwtauth.Config{Issuers: []jwtauth.IssuerConfig{ok}}

@@ -133,6 +133,11 @@ func checkPlans(cfg Config) error {
 		if len(ic.Claims.GroupPlans) > 0 && ic.Claims.Groups == "" {
 			return fmt.Errorf("jwtauth: issuer %q: groupPlans need a groups claim", ic.Issuer)
 		}
+		for _, m := range ic.Claims.DefaultModels {
+			if err := authz.CheckModelPattern(m); err != nil {
+				return fmt.Errorf("jwtauth: issuer %q: defaultModels: %w", ic.Issuer, err)
+			}
+		}
 	}
 	return nil
 }

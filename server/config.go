@@ -41,7 +41,7 @@ type Config struct {
 type AuthorizerConfig struct {
 	// Routes is the scope of an allowed principal: "VERB/path" patterns
 	// relative to the API stage, IAM wildcards, {model} expanded per model.
-	// Default ["*/v1/*"].
+	// Default authz.DefaultRoutes: the AI API's routes, each with its verb.
 	Routes []string `yaml:"routes,omitempty"`
 	// KeyCacheTTL keeps looked-up keys in memory (a Go duration). Default
 	// 0: every authorizer call reads the store, so a revocation is seen at

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/aigate/aigate/apikey"
+	"github.com/aigate/aigate/internal/secretfile"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/dynamodb"
 )
@@ -100,12 +101,12 @@ func hashKey(s Settings) ([]byte, error) {
 		return decodeSecret(s.HashKey)
 	}
 	path := filepath.Join(s.DataDir, "hash.key")
-	b, err := os.ReadFile(path)
+	b, err := secretfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return createHashKey(s.DataDir, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("setup: read hash key: %w", err)
+		return nil, fmt.Errorf("setup: hash key: %w", err)
 	}
 	return decodeSecret(strings.TrimSpace(string(b)))
 }

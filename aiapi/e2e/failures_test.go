@@ -164,7 +164,7 @@ func TestAnAnswerThatCannotBeSettledIsNotGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := aiapi.WithAuthorizerContext(context.Background(), map[string]string{
-		authz.CtxPrincipalID: "p", authz.CtxKind: "jwt", authz.CtxModels: "*",
+		authz.CtxPrincipalID: "p", authz.CtxKind: "jwt", authz.CtxModels: `["*"]`,
 	})
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/chat/completions",

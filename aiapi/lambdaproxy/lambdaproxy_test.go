@@ -191,7 +191,7 @@ func aiServer(t *testing.T) *aiapi.Server {
 // What aigate's authorizer returns as context, as the event carries it
 // (numbers as JSON numbers: the adapter stringifies them).
 var authorizerContext = map[string]any{
-	"principalId": "key1", "kind": "jwt", "models": "echo", "rpm": 60, "tpm": 100000,
+	"principalId": "key1", "kind": "jwt", "models": "[\"echo\"]", "rpm": 60, "tpm": 100000,
 	"tokensPerDay": 0, "tokensPerMonth": 0, "expiresAt": 0, "integrationLatency": 12,
 }
 

@@ -28,7 +28,7 @@ func TestLambdaServesTheEchoModelFromTheEnvironment(t *testing.T) {
 		HTTPMethod: "POST", Path: "/v1/chat/completions",
 		Body: `{"model":"echo","messages":[{"role":"user","content":"from the Lambda"}]}`,
 		RequestContext: events.APIGatewayProxyRequestContext{Authorizer: map[string]any{
-			"principalId": "k1", "kind": "jwt", "models": "echo", "rpm": 5,
+			"principalId": "k1", "kind": "jwt", "models": `["echo"]`, "rpm": 5,
 		}},
 	})
 	out, err := h.Invoke(t.Context(), ev)

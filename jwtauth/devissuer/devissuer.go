@@ -25,6 +25,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/aigate/aigate/internal/secretfile"
 	"github.com/aigate/aigate/jwtauth"
 )
 
@@ -90,14 +91,7 @@ func LoadOrCreate(dir, issuerURL string) (*Issuer, error) {
 }
 
 func loadKey(path string) (*ecdsa.PrivateKey, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("devissuer: %s has mode %#o; want 0600", path, perm)
-	}
-	b, err := os.ReadFile(path)
+	b, err := secretfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("devissuer: %w", err)
 	}

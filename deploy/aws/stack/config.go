@@ -38,7 +38,7 @@ type Config struct {
 
 	// Routes are the REST API's methods (and the HTTP API's routes), all
 	// under /v1/, all authorized by the authorizer and proxied to the AI
-	// API. Default: ANY /v1/{proxy+}.
+	// API. Default: DefaultRoutes.
 	Routes []Route
 	// ThrottleRateLimit and ThrottleBurstLimit are the stage's default
 	// throttling (requests per second, and burst), for every method.
@@ -94,7 +94,8 @@ type AuthorizerConfig struct {
 	// looked-up key (Go duration). Default "5s".
 	KeyCacheTTL string
 	// GrantedRoutes is AIGATE_ROUTES: the route patterns an allowed
-	// principal's policy covers. Empty: the authorizer's default (*/v1/*).
+	// principal's policy covers. Empty: the authorizer's default, the AI
+	// API's routes with their verbs (authz.DefaultRoutes).
 	GrantedRoutes []string
 	// JWTConfig is AIGATE_JWT_CONFIG, the JSON of a jwtauth.Config (OIDC
 	// issuers accepted beside API keys). Empty: API keys only.
@@ -198,6 +199,21 @@ const (
 	lambdaEnvLimit = 4096
 )
 
+// DefaultRoutes are the AI API's routes, one method (HTTP API route) each,
+// the same as the authorizer's default scope (authz.DefaultRoutes), so that
+// nothing else of the API reaches the AI API, and so that an HTTP API
+// simple response, cached per route key, answers for exactly one of them.
+var DefaultRoutes = []Route{
+	{"POST", "/v1/chat/completions"},
+	{"POST", "/v1/embeddings"},
+	{"GET", "/v1/models"},
+	{"GET", "/v1/models/{id+}"},
+	{"POST", "/v1/responses"},
+	{"GET", "/v1/responses/{id+}"},
+	{"POST", "/v1/messages"},
+	{"POST", "/v1/messages/count_tokens"},
+}
+
 // logRetentionValues are the retentions CloudWatch Logs accepts.
 var logRetentionValues = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
@@ -224,7 +240,7 @@ func Defaults(stack string) Config {
 			TimeoutSeconds:    900,
 			Artifact:          DefaultAIAPIArtifact,
 		},
-		Routes:                  []Route{{Method: "ANY", Path: "/v1/{proxy+}"}},
+		Routes:                  slices.Clone(DefaultRoutes),
 		ThrottleRateLimit:       50,
 		ThrottleBurstLimit:      100,
 		LogRetentionDays:        30,

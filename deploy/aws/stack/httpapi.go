@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
@@ -52,6 +53,25 @@ func httpIdentitySource(s string) string {
 	return s
 }
 
+// RouteKeySource is the HTTP API identity source that makes API Gateway
+// cache an authorizer's answer per route: a simple response is one boolean,
+// which would otherwise be re-used for every route.
+const RouteKeySource = "$context.routeKey"
+
+// httpIdentitySources are the HTTP API authorizer's identity sources: the
+// configured ones, translated, and RouteKeySource, without which the
+// authorizer refuses to give simple responses (apigw).
+func httpIdentitySources(rest []string) []string {
+	var out []string
+	for _, s := range rest {
+		out = append(out, httpIdentitySource(s))
+	}
+	if !slices.Contains(out, RouteKeySource) {
+		out = append(out, RouteKeySource)
+	}
+	return out
+}
+
 func newHTTPAPI(ctx *pulumi.Context, c Config, authorizer, aiapi *Function) (*HTTPAPI, error) {
 	h := &HTTPAPI{}
 	var err error
@@ -64,11 +84,12 @@ func newHTTPAPI(ctx *pulumi.Context, c Config, authorizer, aiapi *Function) (*HT
 		return nil, err
 	}
 	var sources pulumi.StringArray
-	for _, s := range c.Authorizer.IdentitySources {
-		sources = append(sources, pulumi.String(httpIdentitySource(s)))
+	for _, s := range httpIdentitySources(c.Authorizer.IdentitySources) {
+		sources = append(sources, pulumi.String(s))
 	}
 	// HTTP APIs have REQUEST authorizers only; payload 2.0 with simple
-	// responses, which the authorizer gives (AIGATE_HTTP_API_RESPONSE).
+	// responses, which the authorizer gives (AIGATE_HTTP_API_RESPONSE)
+	// only when the route key is part of the cache key.
 	if h.Authorizer, err = apigatewayv2.NewAuthorizer(ctx, "http", &apigatewayv2.AuthorizerArgs{
 		ApiId:                          h.API.ID(),
 		Name:                           pulumi.String(AuthorizerName),
