@@ -15,7 +15,7 @@ import (
 
 // usageTests are the quota.Ledger tests, which Run runs after the key tests.
 func usageTests() []conformanceTest {
-	return []conformanceTest{
+	return append([]conformanceTest{
 		{"ReserveWithinEachLimitSucceedsAndOverItIsDenied", testReserveLimits},
 		{"DeniedReserveChangesNothing", testDeniedReserveChangesNothing},
 		{"ZeroLimitsAreUnlimited", testZeroLimitsAreUnlimited},
@@ -26,7 +26,7 @@ func usageTests() []conformanceTest {
 		{"ExpireReservationsReleasesOnlyExpiredOnes", testExpireReservations},
 		{"UsageFiltersByPrincipalTenantAndTime", testUsageFilters},
 		{"ConcurrentReservesNeverExceedABudget", testConcurrentReserves},
-	}
+	}, lapseTests()...)
 }
 
 // usageBase is in the middle of a minute, day and month, with a
@@ -312,7 +312,7 @@ func testExpireReservations(t *testing.T, s store.Store) {
 	if n, err := s.ExpireReservations(ctx, early.ExpiresAt.Add(2*time.Millisecond)); err != nil || n != 0 {
 		t.Fatalf("ExpireReservations again = %d, %v; want 0", n, err)
 	}
-	if _, err := s.Settle(ctx, quota.Settlement{ReservationID: "early", PromptTokens: 1, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "early"}, PromptTokens: 1, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Settle of an expired reservation = %v, want ErrNotFound", err)
 	}
 	// Day: 20 settled + 200 still reserved; the expired 300 are back.
@@ -449,7 +449,7 @@ func testConcurrentReserves(t *testing.T, s store.Store) {
 	for _, i := range won {
 		done.Go(func() {
 			_, err := s.Settle(context.Background(), quota.Settlement{
-				ReservationID: fmt.Sprint("c", i), PromptTokens: int64(i % bound), CompletionTokens: 1, At: usageBase,
+				Reservation: quota.Reservation{ID: fmt.Sprint("c", i)}, PromptTokens: int64(i % bound), CompletionTokens: 1, At: usageBase,
 			})
 			if err != nil {
 				t.Errorf("Settle(c%d): %v", i, err)
