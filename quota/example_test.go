@@ -52,3 +52,34 @@ func ExampleLimiter() {
 	// req-1 42 900
 	// <nil>
 }
+
+// A stream keeps its reservation while it runs: KeepAlive, called for every
+// chunk, extends it once less than half the TTL is left, so the sweep for
+// reservations of dead processes leaves it alone.
+func ExampleLimiter_KeepAlive() {
+	dir, _ := os.MkdirTemp("", "quota-example")
+	defer os.RemoveAll(dir)
+	st, _ := sqlite.Open(context.Background(), filepath.Join(dir, "aigate.db"))
+	defer st.Close()
+
+	now := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	l := &quota.Limiter{Ledger: st, TTL: 10 * time.Minute, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	r, _, _ := l.Reserve(ctx, quota.Request{ID: "stream-1", PrincipalID: "key-1", Model: "echo", Tokens: 4000})
+
+	// Twenty minutes of chunks, one a second.
+	for range 20 * 60 {
+		now = now.Add(time.Second)
+		if err := l.KeepAlive(ctx, &r); err != nil {
+			panic(err)
+		}
+	}
+	n, _ := l.ExpireReservations(ctx)
+	fmt.Println("released:", n, "expires in:", r.ExpiresAt.Sub(now))
+
+	e, _ := l.Settle(ctx, r, 100, 3000)
+	fmt.Println(e.PromptTokens+e.CompletionTokens, e.Late)
+	// Output:
+	// released: 0 expires in: 5m3s
+	// 3100 false
+}

@@ -10,9 +10,10 @@ import (
 )
 
 // DefaultReservationTTL is how long a reservation stays pending when
-// Limiter.TTL is zero. It must exceed the longest request a caller lets run
-// (a long stream included): a reservation that expires before its request
-// ends cannot be settled, and that request's usage would be lost.
+// Limiter.TTL is zero, and how much longer each Extend keeps it. A request
+// that may run longer (a stream) calls KeepAlive as it goes; one whose
+// reservation lapses anyway is settled late: its usage is recorded, but
+// meanwhile its reserved tokens were free for other requests.
 const DefaultReservationTTL = 15 * time.Minute
 
 // Request is what one API call asks of a principal's limits.
@@ -35,9 +36,9 @@ type Request struct {
 type Limiter struct {
 	// Ledger stores the windows, reservations and usage ledger. Required.
 	Ledger Ledger
-	// TTL is how long a reservation may stay pending before
-	// ExpireReservations releases it as left behind by a dead process.
-	// Zero: DefaultReservationTTL.
+	// TTL is how long a reservation may stay pending, from Reserve or
+	// the last Extend, before ExpireReservations releases it as left
+	// behind by a dead process. Zero: DefaultReservationTTL.
 	TTL time.Duration
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
@@ -90,21 +91,65 @@ func (l *Limiter) Reserve(ctx context.Context, req Request) (Reservation, Status
 	return r, st, nil
 }
 
-// Settle records the real usage of the reserved request, at now.
+// Settle records the real usage of the reserved request, at now (or at
+// r.CreatedAt if the clock went back since: a settlement is never earlier
+// than its reservation). r must be the Reservation as Reserve returned it:
+// if it lapsed meanwhile, the store records the usage from it, and the
+// entry says Late.
 func (l *Limiter) Settle(ctx context.Context, r Reservation, promptTokens, completionTokens int64) (Entry, error) {
 	if promptTokens < 0 || completionTokens < 0 {
 		return Entry{}, fmt.Errorf("quota: settle %s: negative usage", r.ID)
 	}
 	e, err := l.Ledger.Settle(ctx, Settlement{
-		ReservationID:    r.ID,
+		Reservation:      r,
 		PromptTokens:     promptTokens,
 		CompletionTokens: completionTokens,
-		At:               l.now(),
+		At:               laterOf(l.now(), r.CreatedAt),
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("quota: settle %s: %w", r.ID, err)
 	}
 	return e, nil
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// Extend keeps r pending for another TTL from now and, once the store has
+// done so, moves r.ExpiresAt accordingly. An error wrapping
+// authz.ErrNotFound means r is no longer pending (it expired and was
+// released): the request may go on and be settled late.
+func (l *Limiter) Extend(ctx context.Context, r *Reservation) error {
+	expiresAt := l.now().Add(l.ttl())
+	if err := l.Ledger.Extend(ctx, r.ID, expiresAt); err != nil {
+		return fmt.Errorf("quota: extend %s: %w", r.ID, err)
+	}
+	if expiresAt.After(r.ExpiresAt) {
+		r.ExpiresAt = expiresAt
+	}
+	return nil
+}
+
+// ExtendDue reports whether r has less than half the TTL left: the rule
+// KeepAlive follows, for a caller that extends on its own schedule (in
+// the background, say). It costs a clock read.
+func (l *Limiter) ExtendDue(r Reservation) bool {
+	return r.ExpiresAt.Sub(l.now()) < l.ttl()/2
+}
+
+// KeepAlive extends r when ExtendDue says so, and otherwise does nothing.
+// A request in progress (a stream) calls it as it goes, for every chunk if
+// it likes: it writes to the store at most once per TTL/2, and keeps
+// the reservation pending as long as it is called more often than that.
+func (l *Limiter) KeepAlive(ctx context.Context, r *Reservation) error {
+	if !l.ExtendDue(*r) {
+		return nil
+	}
+	return l.Extend(ctx, r)
 }
 
 // Release gives the reserved tokens back: the request produced nothing.

@@ -56,8 +56,12 @@ type Reservation struct {
 	Tokens      int64 // the upper bound reserved: prompt bound + max output tokens
 	Windows     Windows
 	CreatedAt   time.Time
-	// ExpiresAt: a reservation still pending then (its process died) is
-	// released by ExpireReservations.
+	// ExpiresAt is when ExpireReservations may release the reservation if
+	// it is still pending then: its process died, or its request outlived
+	// it. A request in progress moves it later (Ledger.Extend, through
+	// Limiter.KeepAlive), so only the first case should happen; a request
+	// that lost its reservation anyway is still settled, late (see
+	// Ledger.Settle). Limiter.Extend keeps the caller's copy up to date.
 	ExpiresAt time.Time
 }
 
@@ -96,10 +100,19 @@ func (d *Denial) Budget() bool {
 
 // Settlement is the real usage of a reserved request.
 type Settlement struct {
-	ReservationID    string
+	// Reservation is the reservation settled, as Reserve made it; its ID
+	// says which. While it is pending the store goes by its own copy; once
+	// it is not (expired or released), the store records the usage from
+	// this one, so every field must be as Reserve made it (Limiter.Settle
+	// passes it so). A Reservation with no PrincipalID can only settle a
+	// pending reservation.
+	Reservation      Reservation
 	PromptTokens     int64
 	CompletionTokens int64
-	At               time.Time
+	// At is when the request was settled, not before Reservation.CreatedAt
+	// (a store looks for an earlier settlement of the same request from
+	// then on; Limiter.Settle ensures it).
+	At time.Time
 }
 
 // Entry is one settled request in the usage ledger.
@@ -112,6 +125,12 @@ type Entry struct {
 	CompletionTokens int64     `json:"completion_tokens"`
 	ReservedTokens   int64     `json:"reserved_tokens"`
 	At               time.Time `json:"at"`
+	// Late says that Settle found the reservation no longer pending
+	// (expired or released, its tokens already given back) and recorded
+	// the usage all the same, counting all of it in the windows: worth a
+	// log line, since the request ran unreserved for a while. Only Settle
+	// sets it; the ledger does not keep it, so Usage never does.
+	Late bool `json:"-"`
 }
 
 // Query filters the ledger. Zero fields do not filter.
@@ -130,18 +149,40 @@ type Ledger interface {
 	// the current Status, see Status). When several limits would be
 	// exceeded, which one the Denial names is the store's choice.
 	Reserve(ctx context.Context, r Reservation, limits authz.Limits) (Status, error)
-	// Settle replaces the reserved tokens with the real ones in the
-	// reservation's windows, removes the reservation and appends a ledger
-	// entry, all at once. A second Settle (or one after Release or expiry)
-	// returns an error wrapping authz.ErrNotFound and changes nothing. The
-	// entry's At is s.At; its other fields come from the reservation.
+	// Settle records a request's real usage exactly once per request id,
+	// all at once:
+	//
+	//   - Pending reservation: the real tokens replace the reserved ones in
+	//     the reservation's windows, the reservation is removed and a
+	//     ledger entry appended.
+	//   - No longer pending (released, or expired and released by
+	//     ExpireReservations, which gave the reserved tokens back): the
+	//     entry is appended all the same, from s.Reservation, and all the
+	//     real tokens are added to its windows; the entry says Late. The
+	//     request itself stays counted once, by Reserve, in the request
+	//     rate, as after any release. Usage is never lost to a lapsed
+	//     reservation.
+	//
+	// A Settle of a request already settled (early or late), or of one
+	// that is not pending when s.Reservation has no PrincipalID, returns
+	// an error wrapping authz.ErrNotFound and changes nothing. The entry's
+	// At is s.At; its other fields come from the reservation.
 	Settle(ctx context.Context, s Settlement) (Entry, error)
+	// Extend moves a pending reservation's ExpiresAt to expiresAt if that
+	// is later (never earlier), so that a request still in progress keeps
+	// its reservation. A reservation past its expiry that ExpireReservations
+	// has not taken yet is still pending, and extended. authz.ErrNotFound
+	// if it is not pending (settled, released, expired and released).
+	// Atomic against ExpireReservations: either the expiry is extended, and
+	// an ExpireReservations before the new expiry does not take it, or the
+	// reservation was already gone.
+	Extend(ctx context.Context, id string, expiresAt time.Time) error
 	// Release gives back the reserved tokens (the request still counts
 	// towards the request rate) and removes the reservation; used when the
 	// upstream failed. authz.ErrNotFound if it is not pending.
 	Release(ctx context.Context, id string) error
-	// ExpireReservations releases every reservation whose ExpiresAt is
-	// before now, and says how many.
+	// ExpireReservations releases every pending reservation whose ExpiresAt
+	// is before now, and says how many.
 	ExpireReservations(ctx context.Context, now time.Time) (int, error)
 	// Usage returns ledger entries matching q, oldest first.
 	Usage(ctx context.Context, q Query) ([]Entry, error)

@@ -3,6 +3,7 @@ package quota_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -135,6 +136,8 @@ type recordingLedger struct {
 	quota.Ledger
 	reserved []quota.Reservation
 	settled  []quota.Settlement
+	extended []time.Time
+	gone     bool
 	deny     error
 }
 
@@ -148,7 +151,99 @@ func (l *recordingLedger) Reserve(_ context.Context, r quota.Reservation, _ auth
 
 func (l *recordingLedger) Settle(_ context.Context, s quota.Settlement) (quota.Entry, error) {
 	l.settled = append(l.settled, s)
-	return quota.Entry{RequestID: s.ReservationID}, nil
+	return quota.Entry{RequestID: s.Reservation.ID}, nil
+}
+
+// Extend records the expiry asked for; gone makes it fail as for a
+// reservation no longer pending.
+func (l *recordingLedger) Extend(_ context.Context, id string, expiresAt time.Time) error {
+	if l.gone {
+		return fmt.Errorf("recording: %s: %w", id, authz.ErrNotFound)
+	}
+	l.extended = append(l.extended, expiresAt)
+	return nil
+}
+
+func TestSettlePassesTheReservationAndIsNeverEarlierThanIt(t *testing.T) {
+	created := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		now    time.Time
+		wantAt time.Time
+	}{
+		{"now", created.Add(time.Minute), created.Add(time.Minute)},
+		{"a clock gone back", created.Add(-time.Second), created},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			led := &recordingLedger{}
+			l := &quota.Limiter{Ledger: led, Now: func() time.Time { return tc.now }}
+			r := quota.Reservation{ID: "r1", PrincipalID: "p", Tenant: "t", Model: "m", Tokens: 9,
+				Windows: quota.WindowsAt(created), CreatedAt: created, ExpiresAt: created.Add(time.Minute)}
+			if _, err := l.Settle(context.Background(), r, 1, 2); err != nil {
+				t.Fatal(err)
+			}
+			if got := led.settled[0]; got.Reservation != r || !got.At.Equal(tc.wantAt) || got.PromptTokens != 1 || got.CompletionTokens != 2 {
+				t.Errorf("settlement = %+v, want %+v at %v", got, r, tc.wantAt)
+			}
+		})
+	}
+}
+
+func TestKeepAliveExtendsOnlyOnceHalfTheTTLIsGone(t *testing.T) {
+	start := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	now := start
+	led := &recordingLedger{}
+	l := &quota.Limiter{Ledger: led, TTL: 10 * time.Minute, Now: func() time.Time { return now }}
+	r, _, err := l.Reserve(context.Background(), quota.Request{ID: "r1", PrincipalID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stream calling KeepAlive every 30 s for 30 minutes.
+	for ; now.Before(start.Add(30 * time.Minute)); now = now.Add(30 * time.Second) {
+		if err := l.KeepAlive(context.Background(), &r); err != nil {
+			t.Fatalf("KeepAlive at %v: %v", now.Sub(start), err)
+		}
+		if left := r.ExpiresAt.Sub(now); left < 5*time.Minute-30*time.Second {
+			t.Fatalf("at %v the reservation has %v left, want about half the TTL at least", now.Sub(start), left)
+		}
+	}
+	// Extended at the first call with less than 5 minutes left: 5:30,
+	// 11:00, ... 27:30. Once per TTL/2 or so, not per call.
+	if len(led.extended) != 5 {
+		t.Errorf("%d extensions in 30 minutes, want 5: %v", len(led.extended), led.extended)
+	}
+	for i, at := range led.extended {
+		if want := start.Add(time.Duration(i+1)*330*time.Second + 10*time.Minute); !at.Equal(want) {
+			t.Errorf("extension %d to %v, want %v", i, at, want)
+		}
+	}
+	if !r.ExpiresAt.Equal(led.extended[len(led.extended)-1]) {
+		t.Errorf("the caller's ExpiresAt %v is not the last extension", r.ExpiresAt)
+	}
+}
+
+func TestExtendOfAReservationGoneKeepsItsExpiryAndSaysNotFound(t *testing.T) {
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	led := &recordingLedger{gone: true}
+	l := &quota.Limiter{Ledger: led, Now: func() time.Time { return now }}
+	r := quota.Reservation{ID: "r1", ExpiresAt: now.Add(-time.Second)}
+	if !l.ExtendDue(r) {
+		t.Error("a reservation past its expiry is not due for an extension")
+	}
+	err := l.KeepAlive(context.Background(), &r)
+	if !errors.Is(err, authz.ErrNotFound) {
+		t.Errorf("KeepAlive = %v, want ErrNotFound", err)
+	}
+	if !r.ExpiresAt.Equal(now.Add(-time.Second)) {
+		t.Errorf("ExpiresAt moved to %v although the store refused", r.ExpiresAt)
+	}
+	led.gone = false
+	if err := l.Extend(context.Background(), &r); err != nil || !r.ExpiresAt.Equal(now.Add(quota.DefaultReservationTTL)) {
+		t.Errorf("Extend = %v, ExpiresAt %v; want DefaultReservationTTL from now", err, r.ExpiresAt)
+	}
+	if l.ExtendDue(r) {
+		t.Error("a reservation just extended is due again")
+	}
 }
 
 func TestLimiterReservesInTheWindowsOfNowAndExpiresAfterTheTTL(t *testing.T) {

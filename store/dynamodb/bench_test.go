@@ -73,7 +73,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 			b.Fatal(err)
 		}
 		mid := time.Now()
-		if _, err := s.Settle(ctx, quota.Settlement{ReservationID: id, PromptTokens: 300, CompletionTokens: 200, At: mid}); err != nil {
+		if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: id}, PromptTokens: 300, CompletionTokens: 200, At: mid}); err != nil {
 			b.Fatal(err)
 		}
 		end := time.Now()

@@ -73,8 +73,8 @@ func TestSettlementCommittedBeforeACrashIsFinishedByExpiry(t *testing.T) {
 			if _, err := s.Reserve(ctx, r, l); err != nil {
 				t.Fatal(err)
 			}
-			st := quota.Settlement{ReservationID: "r1", PromptTokens: 100, CompletionTokens: 50, At: crashBase.Add(time.Second)}
-			cr, e, err := s.commitSettlement(ctx, st)
+			st := quota.Settlement{Reservation: quota.Reservation{ID: "r1"}, PromptTokens: 100, CompletionTokens: 50, At: crashBase.Add(time.Second)}
+			cr, e, _, err := s.commitSettlement(ctx, st)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,14 +124,14 @@ func TestConcurrentFinishersAdjustOnce(t *testing.T) {
 	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	cr, e, err := s.commitSettlement(ctx, quota.Settlement{ReservationID: "r1", PromptTokens: 7, CompletionTokens: 3, At: crashBase})
+	cr, e, nonce, err := s.commitSettlement(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "r1"}, PromptTokens: 7, CompletionTokens: 3, At: crashBase})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if err := s.finishSettlement(ctx, cr, e); err != nil {
+			if err := s.finishSettlement(ctx, cr, e, nonce); err != nil {
 				t.Error(err)
 			}
 		})
@@ -149,6 +149,98 @@ func TestConcurrentFinishersAdjustOnce(t *testing.T) {
 		if c.tokens != 10 {
 			t.Errorf("window %d = %+v, want 10 tokens", i, c)
 		}
+	}
+}
+
+// A late settlement (its reservation expired) committed before a crash is
+// finished by ExpireReservations, counting all its tokens; one that
+// duplicates an earlier settlement is undone, counting nothing.
+func TestLateSettlementCommittedBeforeACrashIsFinishedByExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		settledBefore bool
+		wantTokens    int64
+	}{
+		{"the first settlement", false, 150},
+		{"a duplicate of a settlement in time", true, 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openClosing(t)
+			ctx := t.Context()
+			r := crashReservation("r1", 800)
+			if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.settledBefore {
+				if _, err := s.Settle(ctx, quota.Settlement{Reservation: r, PromptTokens: 10, CompletionTokens: 20, At: crashBase}); err != nil {
+					t.Fatal(err)
+				}
+			} else if n, err := s.ExpireReservations(ctx, r.ExpiresAt.Add(time.Second)); err != nil || n != 1 {
+				t.Fatalf("ExpireReservations = %d, %v; want 1", n, err)
+			}
+			st := quota.Settlement{Reservation: r, PromptTokens: 100, CompletionTokens: 50, At: r.ExpiresAt.Add(time.Minute)}
+			if _, _, _, err := s.commitLateSettlement(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+			// The crash. Committed: no other settlement gets in meanwhile.
+			if _, err := s.Settle(ctx, st); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Settle after a committed late settlement = %v, want ErrNotFound", err)
+			}
+			for range 2 {
+				if n, err := s.ExpireReservations(ctx, st.At.Add(time.Hour)); err != nil || n != 0 {
+					t.Fatalf("ExpireReservations = %d, %v; want 0 released", n, err)
+				}
+			}
+			rows := ledgerRows(t, s)
+			if len(rows) != 1 || rows[0].PromptTokens+rows[0].CompletionTokens != tc.wantTokens {
+				t.Errorf("ledger = %+v, want one row of %d tokens", rows, tc.wantTokens)
+			}
+			for i, c := range windowTotals(t, s, "p", crashBase) {
+				if c.tokens != tc.wantTokens || c.requests != 1 {
+					t.Errorf("window %d = %+v, want 1 request, %d tokens", i, c, tc.wantTokens)
+				}
+			}
+		})
+	}
+}
+
+// A finisher of a settlement that runs behind (the settlement was finished
+// meanwhile) must not take a later late settlement's item, which has the
+// same id: it would adjust the windows a second time.
+func TestStaleFinisherLeavesALaterLateSettlementAlone(t *testing.T) {
+	s := openClosing(t)
+	ctx := t.Context()
+	r := crashReservation("r1", 500)
+	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	cr, e, nonce, err := s.commitSettlement(ctx, quota.Settlement{Reservation: r, PromptTokens: 7, CompletionTokens: 3, At: crashBase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.finishSettlement(ctx, cr, e, nonce); err != nil {
+		t.Fatal(err)
+	}
+	lr, le, lnonce, err := s.commitLateSettlement(ctx, quota.Settlement{Reservation: r, PromptTokens: 70, CompletionTokens: 30, At: crashBase.Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.finishSettlement(ctx, cr, e, nonce); err != nil {
+		t.Fatalf("stale finisher: %v", err)
+	}
+	if err := s.finishSettlement(ctx, lr, le, lnonce); !errors.Is(err, errSettledBefore) {
+		t.Errorf("finishing the late duplicate = %v, want errSettledBefore", err)
+	}
+	if rows := ledgerRows(t, s); len(rows) != 1 || rows[0].PromptTokens != 7 {
+		t.Errorf("ledger = %+v, want the first settlement only", rows)
+	}
+	for i, c := range windowTotals(t, s, "p", crashBase) {
+		if c.tokens != 10 {
+			t.Errorf("window %d = %+v, want 10 tokens", i, c)
+		}
+	}
+	if n, err := s.ExpireReservations(ctx, r.ExpiresAt.Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("ExpireReservations = %d, %v; want nothing left", n, err)
 	}
 }
 
@@ -324,7 +416,7 @@ func TestConcurrentReserveSettleReleaseKeepTheBooks(t *testing.T) {
 				}
 				// Real usage at most the reservation, as an upper bound is.
 				used := tokens / int64(1+(g+i)%3)
-				if _, err := s.Settle(t.Context(), quota.Settlement{ReservationID: id, PromptTokens: used / 2, CompletionTokens: used - used/2, At: crashBase}); err != nil {
+				if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: id}, PromptTokens: used / 2, CompletionTokens: used - used/2, At: crashBase}); err != nil {
 					t.Error(err)
 				}
 			}

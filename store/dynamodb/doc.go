@@ -64,13 +64,16 @@
 //
 // reservations: one item per pending request, id the request id, with st
 // ("pending" or "settling"), the principal, tenant, model, tokens, the three
-// window starts and expires_at. by_expiry is sharded over expiry_shard
+// window starts and expires_at (which Extend moves later); a settling item
+// also holds the usage, settled_at, settle_nonce, and late (1) for a late
+// settlement. by_expiry is sharded over expiry_shard
 // 0..15 (FNV-1a of the id), so that ExpireReservations queries 16
 // partitions for expired items only, and the index takes every
 // reservation's writes without a hot partition.
 //
 // ledger: one row per settled request (request_id, tenant, model,
-// prompt_tokens, completion_tokens, reserved_tokens, at), keyed by
+// prompt_tokens, completion_tokens, reserved_tokens, at; a late
+// settlement's row also its settle_nonce), keyed by
 // principal and at_id (time, then request id): a principal's usage is one
 // strongly consistent Query in time order. by_tenant is sharded over
 // tenant_shard "TENANT#00".."TENANT#15" (by request id; rows without a
@@ -131,6 +134,23 @@
 // never lost; a crash between the delete and the adjustment leaves the
 // reserved amount counted, which is the upper bound. Release and expiry
 // delete a pending reservation conditionally, then give its tokens back.
+// The finishing delete is conditional on the settle_nonce too, since a late
+// settlement may reuse the id once the item is gone.
+//
+// Late settlement (the reservation expired or was released before Settle):
+// the commit is a PutItem of the reservation item, settling and late,
+// conditional on attribute_not_exists(id), so one settlement of a request
+// runs at a time. The finishing steps then first Query the principal's
+// ledger (strongly consistent, from the reservation's creation on) for
+// a row of the request without this settlement's nonce: if there is one,
+// the request was settled before, and the item is deleted with nothing
+// else written; otherwise the steps are those above, adding all the real
+// tokens. Rows are written before their item is deleted, so of two
+// Settles of one request the second to commit finds the first's row.
+//
+// Extend is an UpdateItem of expires_at conditional on pending and an
+// earlier expiry; expiry's delete is conditional on pending and expired,
+// so one of the two sees the other's effect.
 //
 // Lost answers. The SDK retries a request whose answer was lost, which
 // may apply it twice. Conditional puts that commit carry a nonce
@@ -152,9 +172,9 @@
 //	                    {prefix}key_events: PutItem
 //	AI API Lambda       {prefix}keys: GetItem
 //	                    {prefix}usage: UpdateItem, GetItem
-//	                    {prefix}reservations: PutItem, UpdateItem, DeleteItem;
+//	                    {prefix}reservations: GetItem, PutItem, UpdateItem, DeleteItem;
 //	                      Query on {prefix}reservations/index/by_expiry (ExpireReservations)
-//	                    {prefix}ledger: PutItem; Query, and Query on
+//	                    {prefix}ledger: PutItem, Query (a late settlement); Query on
 //	                      {prefix}ledger/index/by_tenant, Scan, if it serves usage reports
 //	                    (if it records key expiry itself, as the authorizer does:
 //	                      {prefix}keys PutItem and {prefix}key_events PutItem)

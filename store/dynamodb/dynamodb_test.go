@@ -128,7 +128,7 @@ func TestStoreFaultsAreErrorsNotAnswers(t *testing.T) {
 	_, checks["ListKeys"] = s.ListKeys(ctx, store.ListOptions{})
 	_, checks["KeyHistory"] = s.KeyHistory(ctx, "k1")
 	_, checks["Reserve"] = s.Reserve(ctx, quota.Reservation{ID: "r1", PrincipalID: "p", Tokens: 1, Windows: quota.WindowsAt(time.Now())}, authz.Limits{TPM: 10})
-	_, checks["Settle"] = s.Settle(ctx, quota.Settlement{ReservationID: "r1"})
+	_, checks["Settle"] = s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "r1"}})
 	_, checks["ExpireReservations"] = s.ExpireReservations(ctx, time.Now())
 	_, checks["Usage"] = s.Usage(ctx, quota.Query{})
 	for op, err := range checks {

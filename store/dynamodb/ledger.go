@@ -405,54 +405,83 @@ func throttled(err error) bool {
 // real ones: more, since the reservation is the upper bound — budget held
 // back, never overspent.
 //
+// A reservation no longer pending (expired or released: its item is gone)
+// is settled late, with the same steps after another commit: step 1 puts
+// the reservation item again, from st.Reservation, already settling and
+// marked late, on the condition that no item has that id (so it is
+// neither pending nor being settled by anyone else). Before step 2, the
+// principal's ledger is read (strongly consistent) from the reservation's
+// creation on: a row of the request at another time means it was settled
+// before, and the late settlement is undone (its item deleted; nothing
+// else was written) with ErrNotFound. The row is always written before
+// the item is deleted, and the item's id admits one settlement at a time,
+// so whichever Settle of a request commits second finds the first's row.
+// Step 4 of a late settlement adds all the real tokens: the release gave
+// the reserved ones back.
+//
 // Steps 2 to 4 run even if ctx is canceled after step 1. If one of them
 // fails, Settle returns the entry with an error saying that the settlement
 // is committed and will be completed by ExpireReservations.
 func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, error) {
-	r, e, err := s.commitSettlement(ctx, st)
-	if err != nil {
-		return quota.Entry{}, fmt.Errorf("dynamodb: settle %q: %w", st.ReservationID, err)
+	id := st.Reservation.ID
+	r, e, nonce, err := s.commitSettlement(ctx, st)
+	if errors.Is(err, errNotPending) && st.Reservation.PrincipalID != "" {
+		r, e, nonce, err = s.commitLateSettlement(ctx, st)
 	}
-	if err := s.finishSettlement(ctx, r, e); err != nil {
-		return e, fmt.Errorf("dynamodb: settle %q: committed, ExpireReservations will complete it: %w", st.ReservationID, err)
+	if err != nil {
+		return quota.Entry{}, fmt.Errorf("dynamodb: settle %q: %w", id, err)
+	}
+	if err := s.finishSettlement(ctx, r, e, nonce); errors.Is(err, errSettledBefore) {
+		return quota.Entry{}, fmt.Errorf("dynamodb: settle %q: %w", id, err)
+	} else if err != nil {
+		return e, fmt.Errorf("dynamodb: settle %q: committed, ExpireReservations will complete it: %w", id, err)
 	}
 	return e, nil
 }
 
-// commitSettlement is step 1 of Settle.
-func (s *Store) commitSettlement(ctx context.Context, st quota.Settlement) (quota.Reservation, quota.Entry, error) {
+var (
+	// errNotPending: the reservation is not pending (absent or settling).
+	errNotPending = fmt.Errorf("no pending reservation: %w", authz.ErrNotFound)
+	// errSettledBefore: a late settlement found the request in the ledger.
+	errSettledBefore = fmt.Errorf("no pending reservation, already settled: %w", authz.ErrNotFound)
+)
+
+// commitSettlement is step 1 of Settle. It returns the nonce of the
+// commit, which the finishing steps' conditions name.
+func (s *Store) commitSettlement(ctx context.Context, st quota.Settlement) (quota.Reservation, quota.Entry, string, error) {
 	var (
 		r quota.Reservation
 		e quota.Entry
 	)
 	if err := ctx.Err(); err != nil {
-		return r, e, err
+		return r, e, "", err
 	}
 	if st.PromptTokens < 0 || st.CompletionTokens < 0 {
-		return r, e, errors.New("negative usage")
+		return r, e, "", errors.New("negative usage")
 	}
-	if st.ReservationID == "" {
-		return r, e, authz.ErrNotFound
+	if st.Reservation.ID == "" {
+		return r, e, "", errNotPending
 	}
+	nonce := rand.Text()
 	values := item{
 		":settling": attrS(stateSettling),
 		":pending":  attrS(statePending),
 		":p":        attrN(st.PromptTokens),
 		":c":        attrN(st.CompletionTokens),
-		":nonce":    attrS(rand.Text()),
+		":nonce":    attrS(nonce),
 	}
 	update := "SET #st = :settling, prompt_tokens = :p, completion_tokens = :c, settle_nonce = :nonce"
 	if !st.At.IsZero() {
 		at, err := toNanos(st.At)
 		if err != nil {
-			return r, e, err
+			return r, e, "", err
 		}
 		values[":at"] = attrN(at)
 		update += ", settled_at = :at"
 	}
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        aws.String(s.t.reservations),
-		Key:              item{"id": attrS(st.ReservationID)},
+		Key:              item{"id": attrS(st.Reservation.ID)},
 		UpdateExpression: aws.String(update),
 		// The nonce: the SDK's retry of a commit that was applied but whose
 		// answer was lost succeeds, instead of reporting ErrNotFound.
@@ -462,25 +491,122 @@ func (s *Store) commitSettlement(ctx context.Context, st quota.Settlement) (quot
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if conditionFailed(err) {
-		return r, e, fmt.Errorf("no pending reservation: %w", authz.ErrNotFound)
+		return r, e, "", errNotPending
 	}
 	if err != nil {
-		return r, e, err
+		return r, e, "", err
 	}
 	r, e, err = decodeReservation(out.Attributes)
 	if err != nil {
-		return r, e, fmt.Errorf("committed, but %w", err)
+		return r, e, nonce, fmt.Errorf("committed, but %w", err)
 	}
-	return r, e, nil
+	return r, e, nonce, nil
 }
 
-// finishSettlement runs steps 2 to 4 of Settle for a settling reservation.
-func (s *Store) finishSettlement(ctx context.Context, r quota.Reservation, e quota.Entry) error {
+// commitLateSettlement is step 1 of a late Settle: the reservation item,
+// put back settling and late, on the condition that the id is free. It
+// returns the nonce of the commit, which the ledger row then carries.
+func (s *Store) commitLateSettlement(ctx context.Context, st quota.Settlement) (quota.Reservation, quota.Entry, string, error) {
+	fail := func(err error) (quota.Reservation, quota.Entry, string, error) {
+		return quota.Reservation{}, quota.Entry{}, "", err
+	}
+	it, err := reservationItem(st.Reservation)
+	if err != nil {
+		return fail(err)
+	}
+	nonce := rand.Text()
+	it["st"] = attrS(stateSettling)
+	it["late"] = attrN(1)
+	it["prompt_tokens"] = attrN(st.PromptTokens)
+	it["completion_tokens"] = attrN(st.CompletionTokens)
+	it["settle_nonce"] = attrS(nonce)
+	if err := setTime(it, "settled_at", st.At); err != nil {
+		return fail(err)
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.t.reservations),
+		Item:      it,
+		// The nonce, as in commitSettlement: a retry of a put that was
+		// applied succeeds.
+		ConditionExpression:       aws.String("attribute_not_exists(id) OR settle_nonce = :nonce"),
+		ExpressionAttributeValues: item{":nonce": attrS(nonce)},
+	})
+	if conditionFailed(err) {
+		return fail(errNotPending)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	r, e, err := decodeReservation(it)
+	return r, e, nonce, err
+}
+
+// settledBefore reports whether the ledger holds a row of r's request
+// other than the one written by the late settlement with this nonce (which
+// only that settlement's rows carry: an earlier one may well have the same
+// time and so the same key): a strongly consistent Query of the
+// principal's rows from the reservation's creation on (a settlement is
+// never earlier), filtered to the request id. It costs the rows the
+// principal settled meanwhile, and runs for late settlements only.
+func (s *Store) settledBefore(ctx context.Context, r quota.Reservation, nonce string) (bool, error) {
+	found := false
+	err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.ledger),
+		KeyConditionExpression:    aws.String("principal_id = :p AND at_id >= :since"),
+		FilterExpression:          aws.String("request_id = :id"),
+		ProjectionExpression:      aws.String("settle_nonce"),
+		ExpressionAttributeValues: item{":p": attrS(r.PrincipalID), ":since": attrS(orderKey(r.CreatedAt, "")), ":id": attrS(r.ID)},
+		ConsistentRead:            aws.Bool(true),
+	}, func(items []item) error {
+		for _, it := range items {
+			if getS(it, "settle_nonce") != nonce {
+				found = true
+			}
+		}
+		return nil
+	})
+	return found, err
+}
+
+// finishSettlement runs steps 2 to 4 of Settle for a settling reservation
+// committed with nonce. A late one whose request was settled before is
+// undone instead, with errSettledBefore.
+//
+// The delete is conditional on the nonce, not merely on settling: once a
+// settlement is finished, a late one may put an item with the same id,
+// which a finisher of the first that runs behind must not take.
+func (s *Store) finishSettlement(ctx context.Context, r quota.Reservation, e quota.Entry, nonce string) error {
 	ctx, cancel := afterCommit(ctx)
 	defer cancel()
+	if nonce == "" {
+		return errors.New("settlement without a nonce")
+	}
+	deleteMine := &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.t.reservations),
+		Key:                       item{"id": attrS(r.ID)},
+		ConditionExpression:       aws.String("#st = :settling AND settle_nonce = :nonce"),
+		ExpressionAttributeNames:  map[string]string{"#st": "st"},
+		ExpressionAttributeValues: item{":settling": attrS(stateSettling), ":nonce": attrS(nonce)},
+	}
+	if e.Late {
+		dup, err := s.settledBefore(ctx, r, nonce)
+		if err != nil {
+			return fmt.Errorf("look for an earlier settlement: %w", err)
+		}
+		if dup {
+			_, err := s.client.DeleteItem(ctx, deleteMine)
+			if err != nil && !conditionFailed(err) {
+				return fmt.Errorf("undo a late settlement of a request settled before: %w", err)
+			}
+			return errSettledBefore
+		}
+	}
 	row, err := ledgerItem(e)
 	if err != nil {
 		return err
+	}
+	if e.Late {
+		row["settle_nonce"] = attrS(nonce)
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.t.ledger),
@@ -490,21 +616,19 @@ func (s *Store) finishSettlement(ctx context.Context, r quota.Reservation, e quo
 	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("ledger row: %w", err)
 	}
-	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.t.reservations),
-		Key:                       item{"id": attrS(r.ID)},
-		ConditionExpression:       aws.String("#st = :settling"),
-		ExpressionAttributeNames:  map[string]string{"#st": "st"},
-		ExpressionAttributeValues: item{":settling": attrS(stateSettling)},
-	})
+	_, err = s.client.DeleteItem(ctx, deleteMine)
 	if conditionFailed(err) {
 		return nil // another process finished it and adjusted the counters
 	}
 	if err != nil {
 		return fmt.Errorf("delete reservation: %w", err)
 	}
+	delta := e.PromptTokens + e.CompletionTokens - r.Tokens
+	if e.Late {
+		delta += r.Tokens // the release gave the reserved tokens back
+	}
 	ws := windowsOf(r.Windows)
-	if err := s.adjust(ctx, ws[:], r.PrincipalID, 0, e.PromptTokens+e.CompletionTokens-r.Tokens); err != nil {
+	if err := s.adjust(ctx, ws[:], r.PrincipalID, 0, delta); err != nil {
 		return fmt.Errorf("adjust windows: %w", err)
 	}
 	return nil
@@ -528,6 +652,52 @@ func (s *Store) Release(ctx context.Context, id string) error {
 		return fmt.Errorf("dynamodb: release %q: no pending reservation: %w", id, authz.ErrNotFound)
 	}
 	return nil
+}
+
+// Extend moves a pending reservation's expires_at later: one conditional
+// UpdateItem (pending, and expiring before expiresAt). ExpireReservations
+// deletes on the condition that the item is pending and expired, so of the
+// two conditional writes one sees the other's effect. When the condition
+// fails, a strongly consistent read tells a reservation already expiring
+// at or after expiresAt (nothing to do, or the SDK's retry of an applied
+// update) from one no longer pending.
+func (s *Store) Extend(ctx context.Context, id string, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("dynamodb: extend %q: %w", id, err)
+	}
+	if id == "" {
+		return fmt.Errorf("dynamodb: extend %q: %w", id, errNotPending)
+	}
+	exp, err := toNanos(expiresAt)
+	if err != nil {
+		return fmt.Errorf("dynamodb: extend %q: %w", id, err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.reservations),
+		Key:                       item{"id": attrS(id)},
+		UpdateExpression:          aws.String("SET expires_at = :exp"),
+		ConditionExpression:       aws.String("#st = :pending AND expires_at < :exp"),
+		ExpressionAttributeNames:  map[string]string{"#st": "st"},
+		ExpressionAttributeValues: item{":pending": attrS(statePending), ":exp": attrN(exp)},
+	})
+	if err == nil {
+		return nil
+	}
+	if !conditionFailed(err) {
+		return fmt.Errorf("dynamodb: extend %q: %w", id, err)
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.t.reservations), Key: item{"id": attrS(id)}, ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return fmt.Errorf("dynamodb: extend %q: %w", id, err)
+	}
+	if getS(out.Item, "st") == statePending {
+		if cur, err := getN(out.Item, "expires_at"); err == nil && cur >= exp {
+			return nil
+		}
+	}
+	return fmt.Errorf("dynamodb: extend %q: %w", id, errNotPending)
 }
 
 // release deletes the reservation if cond holds and gives its tokens back;
@@ -598,9 +768,9 @@ func (s *Store) ExpireReservations(ctx context.Context, now time.Time) (int, err
 				case stateSettling:
 					r, e, err := decodeReservation(it)
 					if err == nil {
-						err = s.finishSettlement(ctx, r, e)
+						err = s.finishSettlement(ctx, r, e, getS(it, "settle_nonce"))
 					}
-					if err != nil {
+					if err != nil && !errors.Is(err, errSettledBefore) {
 						errs = append(errs, fmt.Errorf("finish settlement %q: %w", id, err))
 					}
 				}
@@ -774,6 +944,7 @@ func decodeReservation(it item) (quota.Reservation, quota.Entry, error) {
 		CompletionTokens: d.n("completion_tokens"),
 		ReservedTokens:   r.Tokens,
 		At:               d.time("settled_at"),
+		Late:             d.n("late") == 1,
 	}
 	if d.err != nil {
 		return r, e, fmt.Errorf("reservation %q: %w", r.ID, d.err)

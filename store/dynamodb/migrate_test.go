@@ -30,7 +30,7 @@ func TestMigratePrincipalIDsGivesStoredIDsTheirKind(t *testing.T) {
 	}
 	settle := func(id string) quota.Entry {
 		t.Helper()
-		e, err := s.Settle(ctx, quota.Settlement{ReservationID: id, PromptTokens: 1, CompletionTokens: 2, At: now})
+		e, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: id}, PromptTokens: 1, CompletionTokens: 2, At: now})
 		if err != nil {
 			t.Fatalf("settle %s: %v", id, err)
 		}

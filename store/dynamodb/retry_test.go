@@ -82,7 +82,7 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 		if got := windowTotals(t, base, "p", crashBase)[1]; got != (counters{1, 300}) {
 			t.Errorf("day = %+v, want the one reservation", got)
 		}
-		if _, err := s.Settle(t.Context(), quota.Settlement{ReservationID: "r1", PromptTokens: 100, At: crashBase}); err != nil {
+		if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "r1"}, PromptTokens: 100, At: crashBase}); err != nil {
 			t.Errorf("Settle: %v", err)
 		}
 	})
@@ -93,7 +93,7 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 		}
 		tr := &lossyTransport{op: "UpdateItem", table: base.t.reservations, lose: 1}
 		s := lossyStore(base, tr)
-		e, err := s.Settle(t.Context(), quota.Settlement{ReservationID: "r1", PromptTokens: 100, CompletionTokens: 20, At: crashBase})
+		e, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "r1"}, PromptTokens: 100, CompletionTokens: 20, At: crashBase})
 		if err != nil {
 			t.Fatalf("Settle with its commit's answer lost once: %v", err)
 		}

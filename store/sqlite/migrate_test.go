@@ -79,7 +79,7 @@ func TestMigrationGivesStoredPrincipalIDsTheirKind(t *testing.T) {
 		}
 	}
 	// The in-flight request settles to the key's principal.
-	e, err := s.Settle(ctx, quota.Settlement{ReservationID: "r3", PromptTokens: 1, CompletionTokens: 1, At: now})
+	e, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "r3"}, PromptTokens: 1, CompletionTokens: 1, At: now})
 	if err != nil || e.PrincipalID != "key:k1" {
 		t.Fatalf("settle of the migrated reservation = %+v, %v", e, err)
 	}

@@ -44,13 +44,15 @@ type quotaStmts struct {
 	insertReservation  *sql.Stmt
 	takeReservation    *sql.Stmt // delete one, returning it
 	takeExpired        *sql.Stmt // delete the expired ones, returning them
+	extendReservation  *sql.Stmt // move one's expiry later
 	insertEntry        *sql.Stmt
+	settledSince       *sql.Stmt // is a request id in the ledger from a time on
 	pruneWindowsBefore *sql.Stmt
 }
 
 func (q *quotaStmts) all() []*sql.Stmt {
 	return []*sql.Stmt{q.addWindows, q.adjustWindows, q.insertReservation,
-		q.takeReservation, q.takeExpired, q.insertEntry, q.pruneWindowsBefore}
+		q.takeReservation, q.takeExpired, q.extendReservation, q.insertEntry, q.settledSince, q.pruneWindowsBefore}
 }
 
 func (s *Store) prepareQuota(ctx context.Context) error {
@@ -70,9 +72,12 @@ func (s *Store) prepareQuota(ctx context.Context) error {
 			ON CONFLICT (id) DO NOTHING`},
 		{&s.quota.takeReservation, `DELETE FROM quota_reservations WHERE id = ? RETURNING ` + reservationColumns},
 		{&s.quota.takeExpired, `DELETE FROM quota_reservations WHERE expires_at < ? RETURNING ` + reservationColumns},
+		{&s.quota.extendReservation, `UPDATE quota_reservations SET expires_at = max(expires_at, ?2) WHERE id = ?1`},
 		{&s.quota.insertEntry, `INSERT INTO usage_ledger
 			(request_id, principal_id, tenant, model, prompt_tokens, completion_tokens, reserved_tokens, at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		// The ledger is clustered by time: the range from ?1 on is read.
+		{&s.quota.settledSince, `SELECT 1 FROM usage_ledger WHERE at >= ?1 AND request_id = ?2 LIMIT 1`},
 		{&s.quota.pruneWindowsBefore, `DELETE FROM quota_windows WHERE span = ? AND start < ?`},
 	} {
 		stmt, err := s.writer.PrepareContext(ctx, p.query)
@@ -224,10 +229,12 @@ func (s *Store) adjust(ctx context.Context, tx *sql.Tx, p pending, delta int64) 
 }
 
 // Settle swaps the reservation for the real usage in its windows and appends
-// the ledger entry (at st.At, or now when it is zero), in one transaction: a crash leaves either the pending
-// reservation (which expiry releases) or the entry, never both or neither.
+// the ledger entry (at st.At, or now when it is zero), in one transaction: a
+// crash leaves either the pending reservation (which expiry releases) or the
+// entry, never both or neither. A reservation no longer pending is settled
+// late (see settleLate), in the same one transaction.
 func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, error) {
-	op := fmt.Sprintf("settle %q", st.ReservationID)
+	op := fmt.Sprintf("settle %q", st.Reservation.ID)
 	if st.PromptTokens < 0 || st.CompletionTokens < 0 {
 		return quota.Entry{}, fmt.Errorf("sqlite: %s: negative usage", op)
 	}
@@ -240,19 +247,24 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 	}
 	var e quota.Entry
 	err = s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
-		p, err := scanPending(tx.StmtContext(ctx, s.quota.takeReservation).QueryRowContext(ctx, st.ReservationID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, store.ErrNotFound)
+		real := st.PromptTokens + st.CompletionTokens
+		p, err := scanPending(tx.StmtContext(ctx, s.quota.takeReservation).QueryRowContext(ctx, st.Reservation.ID))
+		late := errors.Is(err, sql.ErrNoRows)
+		switch {
+		case late:
+			if p, err = s.settleLate(ctx, tx, st); err != nil {
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			}
+			// The release gave the reserved tokens back: count them all.
+			err = s.adjust(ctx, tx, p, real)
+		case err == nil:
+			err = s.adjust(ctx, tx, p, real-p.tokens)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
-		real := st.PromptTokens + st.CompletionTokens
-		if err := s.adjust(ctx, tx, p, real-p.tokens); err != nil {
-			return fmt.Errorf("sqlite: %s: %w", op, err)
-		}
 		e = quota.Entry{
-			RequestID: st.ReservationID, PrincipalID: p.principal, Tenant: p.tenant, Model: p.model,
+			RequestID: st.Reservation.ID, PrincipalID: p.principal, Tenant: p.tenant, Model: p.model, Late: late,
 			PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: p.tokens,
 			At: fromNanos(at),
 		}
@@ -266,6 +278,63 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 		return quota.Entry{}, err
 	}
 	return e, nil
+}
+
+// settleLate checks that a request whose reservation is no longer pending
+// can be settled late, and returns that reservation as st carries it: it
+// cannot if st does not say what the reservation held, or if the request
+// is already in the ledger. The ledger has no index on request_id (every
+// settlement would pay for it); the range from the reservation's creation
+// on, which a settlement cannot precede, is read instead: a late
+// settlement is rare, and costs as many rows as were settled meanwhile.
+func (s *Store) settleLate(ctx context.Context, tx *sql.Tx, st quota.Settlement) (pending, error) {
+	r := st.Reservation
+	if r.PrincipalID == "" {
+		return pending{}, fmt.Errorf("no pending reservation: %w", store.ErrNotFound)
+	}
+	wargs, err := windowArgs(r.PrincipalID, r.Windows)
+	if err != nil {
+		return pending{}, err
+	}
+	created, err := toNanos(r.CreatedAt)
+	if err != nil {
+		return pending{}, err
+	}
+	var one int
+	err = tx.StmtContext(ctx, s.quota.settledSince).QueryRowContext(ctx, created, r.ID).Scan(&one)
+	switch {
+	case err == nil:
+		return pending{}, fmt.Errorf("no pending reservation, already settled: %w", store.ErrNotFound)
+	case !errors.Is(err, sql.ErrNoRows):
+		return pending{}, err
+	}
+	return pending{
+		principal: r.PrincipalID, tenant: r.Tenant, model: r.Model, tokens: r.Tokens,
+		minute: wargs[1].(int64), day: wargs[2].(int64), month: wargs[3].(int64),
+	}, nil
+}
+
+// Extend moves a pending reservation's expiry to expiresAt if that is
+// later. It is one write transaction, as ExpireReservations is: either
+// runs wholly before the other.
+func (s *Store) Extend(ctx context.Context, id string, expiresAt time.Time) error {
+	op := fmt.Sprintf("extend %q", id)
+	exp, err := toNanos(expiresAt)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.quota.extendReservation).ExecContext(ctx, id, exp)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, store.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 // Release gives the reserved tokens back to the reservation's windows; the

@@ -117,7 +117,7 @@ func TestEndedWindowsArePruned(t *testing.T) {
 	if _, err := s.Reserve(ctx, pendingReservation("old", 5, t0), authz.Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Settle(ctx, quota.Settlement{ReservationID: "old", PromptTokens: 1, At: t0}); err != nil {
+	if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "old"}, PromptTokens: 1, At: t0}); err != nil {
 		t.Fatal(err)
 	}
 	count := func() (n int) {
@@ -154,7 +154,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 		if _, err := s.Reserve(ctx, pendingReservation(id, 100, t0), l); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Settle(ctx, quota.Settlement{ReservationID: id, PromptTokens: 10, CompletionTokens: 20, At: t0}); err != nil {
+		if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: id}, PromptTokens: 10, CompletionTokens: 20, At: t0}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -179,7 +179,7 @@ func BenchmarkReserveSettleParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if _, err := s.Settle(ctx, quota.Settlement{ReservationID: id, PromptTokens: 10, At: t0}); err != nil {
+			if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: id}, PromptTokens: 10, At: t0}); err != nil {
 				b.Error(err)
 				return
 			}

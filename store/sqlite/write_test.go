@@ -104,7 +104,7 @@ func TestQueuedWritesCommitTogetherAndFailAlone(t *testing.T) {
 	if h, err := s.KeyHistory(t.Context(), "k1"); err != nil || len(h) != 1 {
 		t.Errorf("k1 history: %d events, %v; want 1", len(h), err)
 	}
-	if _, err := s.Settle(t.Context(), quota.Settlement{ReservationID: "undone"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "undone"}}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the failed write's reservation: Settle = %v, want ErrNotFound", err)
 	}
 }

@@ -33,6 +33,11 @@
 //   - A successful Reserve's Status describes the minute window after it.
 //   - Settle and Release adjust the windows the reservation was made in,
 //     whenever they happen; usage above the reservation is recorded as it was.
+//   - A Settle whose reservation expired or was released records the usage
+//     (Entry.Late), once per request id, with all its tokens counted; a
+//     Settlement that carries only the reservation id settles only a
+//     pending reservation.
+//   - Extend and ExpireReservations racing: exactly one takes effect.
 //   - Usage entries keep times like keys do (Precision, UTC).
 package storetest
 

@@ -221,12 +221,17 @@ func (s *mapStore) take(id string, delta func(quota.Reservation) int64) (quota.R
 		return r, fmt.Errorf("map: %w", store.ErrNotFound)
 	}
 	delete(s.pending, id)
+	s.add(r, delta(r))
+	return r, nil
+}
+
+// add adds tokens to r's windows.
+func (s *mapStore) add(r quota.Reservation, tokens int64) {
 	for _, wk := range s.windowKeys(r) {
 		c := s.windows[wk]
-		c.tokens += delta(r)
+		c.tokens += tokens
 		s.windows[wk] = c
 	}
-	return r, nil
 }
 
 func (s *mapStore) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, error) {
@@ -236,14 +241,41 @@ func (s *mapStore) Settle(ctx context.Context, st quota.Settlement) (quota.Entry
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	real := st.PromptTokens + st.CompletionTokens
-	r, err := s.take(st.ReservationID, func(r quota.Reservation) int64 { return real - r.Tokens })
-	if err != nil {
+	r, err := s.take(st.Reservation.ID, func(r quota.Reservation) int64 { return real - r.Tokens })
+	late := errors.Is(err, store.ErrNotFound)
+	if late {
+		// Late: recorded from the settlement's copy, once per request, all
+		// the real tokens counted (the release gave the reserved back).
+		r = st.Reservation
+		if r.PrincipalID == "" || slices.ContainsFunc(s.ledger, func(e quota.Entry) bool { return e.RequestID == r.ID }) {
+			return quota.Entry{}, err
+		}
+		s.add(r, real)
+	} else if err != nil {
 		return quota.Entry{}, err
 	}
 	e := quota.Entry{RequestID: r.ID, PrincipalID: r.PrincipalID, Tenant: r.Tenant, Model: r.Model,
 		PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: r.Tokens, At: ms(st.At)}
 	s.ledger = append(s.ledger, e)
+	e.Late = late
 	return e, nil
+}
+
+func (s *mapStore) Extend(ctx context.Context, id string, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("map: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.pending[id]
+	if !ok {
+		return fmt.Errorf("map: %w", store.ErrNotFound)
+	}
+	if expiresAt.After(r.ExpiresAt) {
+		r.ExpiresAt = expiresAt
+		s.pending[id] = r
+	}
+	return nil
 }
 
 func (s *mapStore) Release(ctx context.Context, id string) error {

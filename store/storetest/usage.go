@@ -15,7 +15,7 @@ import (
 
 // usageTests are the quota.Ledger tests, which Run runs after the key tests.
 func usageTests() []conformanceTest {
-	return []conformanceTest{
+	return append([]conformanceTest{
 		{"ReserveWithinEachLimitSucceedsAndOverItIsDenied", testReserveLimits},
 		{"DeniedReserveChangesNothing", testDeniedReserveChangesNothing},
 		{"ZeroLimitsAreUnlimited", testZeroLimitsAreUnlimited},
@@ -27,7 +27,7 @@ func usageTests() []conformanceTest {
 		{"UsageFiltersByPrincipalTenantAndTime", testUsageFilters},
 		{"ConcurrentReservesNeverExceedABudget", testConcurrentReserves},
 		{"PrincipalsOfEachKindAreApart", testPrincipalsOfEachKindAreApart},
-	}
+	}, lapseTests()...)
 }
 
 // usageBase is in the middle of a minute, day and month, with a
@@ -64,7 +64,7 @@ func denial(t *testing.T, err error, what string) *quota.Denial {
 
 func mustSettle(t *testing.T, s store.Store, id string, prompt, completion int64, at time.Time) quota.Entry {
 	t.Helper()
-	e, err := s.Settle(t.Context(), quota.Settlement{ReservationID: id, PromptTokens: prompt, CompletionTokens: completion, At: at})
+	e, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: id}, PromptTokens: prompt, CompletionTokens: completion, At: at})
 	if err != nil {
 		t.Fatalf("Settle(%s): %v", id, err)
 	}
@@ -245,22 +245,22 @@ func testSettleTwice(t *testing.T, s store.Store) {
 	l := authz.Limits{TPM: 1000}
 	mustReserve(t, s, reservation("r1", "p", 100, usageBase), l)
 	mustSettle(t, s, "r1", 10, 20, usageBase)
-	_, err := s.Settle(t.Context(), quota.Settlement{ReservationID: "r1", PromptTokens: 1, CompletionTokens: 1, At: usageBase})
+	_, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "r1"}, PromptTokens: 1, CompletionTokens: 1, At: usageBase})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second Settle = %v, want ErrNotFound", err)
 	}
 	if err := s.Release(t.Context(), "r1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Release after Settle = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Settle(t.Context(), quota.Settlement{ReservationID: "never", At: usageBase}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "never"}, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Settle of an unknown reservation = %v, want ErrNotFound", err)
 	}
 	mustReserve(t, s, reservation("r2", "p", 100, usageBase), l)
 	if err := s.Release(t.Context(), "r2"); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	if _, err := s.Settle(t.Context(), quota.Settlement{ReservationID: "r2", At: usageBase}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Settle after Release = %v, want ErrNotFound", err)
+	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "r2"}, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Settle after Release, knowing only the id = %v, want ErrNotFound", err)
 	}
 	es := mustUsage(t, s, quota.Query{})
 	if len(es) != 1 || es[0].RequestID != "r1" || es[0].PromptTokens != 10 || es[0].CompletionTokens != 20 {
@@ -313,8 +313,8 @@ func testExpireReservations(t *testing.T, s store.Store) {
 	if n, err := s.ExpireReservations(ctx, early.ExpiresAt.Add(2*time.Millisecond)); err != nil || n != 0 {
 		t.Fatalf("ExpireReservations again = %d, %v; want 0", n, err)
 	}
-	if _, err := s.Settle(ctx, quota.Settlement{ReservationID: "early", PromptTokens: 1, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Settle of an expired reservation = %v, want ErrNotFound", err)
+	if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "early"}, PromptTokens: 1, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Settle of an expired reservation, knowing only the id = %v, want ErrNotFound", err)
 	}
 	// Day: 20 settled + 200 still reserved; the expired 300 are back.
 	probe := authz.Limits{TokensPerDay: l.TokensPerDay}
@@ -450,7 +450,7 @@ func testConcurrentReserves(t *testing.T, s store.Store) {
 	for _, i := range won {
 		done.Go(func() {
 			_, err := s.Settle(context.Background(), quota.Settlement{
-				ReservationID: fmt.Sprint("c", i), PromptTokens: int64(i % bound), CompletionTokens: 1, At: usageBase,
+				Reservation: quota.Reservation{ID: fmt.Sprint("c", i)}, PromptTokens: int64(i % bound), CompletionTokens: 1, At: usageBase,
 			})
 			if err != nil {
 				t.Errorf("Settle(c%d): %v", i, err)

@@ -211,7 +211,9 @@ func newAIAPIFunction(ctx *pulumi.Context, c Config, acct account, t Tables) (*F
 				resources: []pulumi.StringInput{t.Reservations.Arn}},
 			{sid: "FindExpiredReservations", actions: []string{"dynamodb:Query"},
 				resources: []pulumi.StringInput{suffixed(t.Reservations.Arn, "/index/"+indexReservationsByExpiry)}},
-			{sid: "AppendLedger", actions: []string{"dynamodb:PutItem"},
+			// Query: a settlement whose reservation lapsed reads the
+			// principal's ledger first, so a request is recorded once.
+			{sid: "AppendLedger", actions: []string{"dynamodb:PutItem", "dynamodb:Query"},
 				resources: []pulumi.StringInput{t.Ledger.Arn}},
 		}
 		if len(models) > 0 {

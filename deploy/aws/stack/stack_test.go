@@ -193,7 +193,7 @@ func TestIAMPoliciesAreLeastPrivilege(t *testing.T) {
 			table("usage"):                        {"dynamodb:GetItem", "dynamodb:UpdateItem"},
 			table("reservations"):                 {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 			table("reservations/index/by_expiry"): {"dynamodb:Query"},
-			table("ledger"):                       {"dynamodb:PutItem"},
+			table("ledger"):                       {"dynamodb:PutItem", "dynamodb:Query"},
 			logs("aiapi"):                         {"logs:CreateLogStream", "logs:PutLogEvents"},
 			"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0":                {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
 			"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0": {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
