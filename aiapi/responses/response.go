@@ -86,7 +86,7 @@ type messageItem struct {
 type partJSON struct {
 	Type        string  `json:"type"`
 	Text        *string `json:"text,omitempty"`
-	Annotations []any   `json:"annotations,omitempty"`
+	Annotations *[]any  `json:"annotations,omitempty"` // [] on output_text, which SDKs require
 	Refusal     *string `json:"refusal,omitempty"`
 }
 
@@ -100,7 +100,7 @@ type functionCallItem struct {
 }
 
 func outputText(text string) partJSON {
-	return partJSON{Type: "output_text", Text: &text, Annotations: []any{}}
+	return partJSON{Type: "output_text", Text: &text, Annotations: &[]any{}}
 }
 
 func refusalPart(text string) partJSON {
