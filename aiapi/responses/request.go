@@ -198,6 +198,25 @@ func Parse(data []byte) (*Request, error) {
 	return r, nil
 }
 
+// CapOutput applies the output cap the reservation bounds: the caller's
+// max_output_tokens lowered to ceiling (0: none), or dflt (also bounded by
+// ceiling) when the caller set none. Body then carries the cap, so that a
+// pass-through upstream produces no more than was reserved. It returns the
+// cap, which is also what Chat takes.
+func (r *Request) CapOutput(dflt, ceiling int64) int64 {
+	limit := r.MaxOutputTokens
+	if limit == 0 {
+		limit = dflt
+	}
+	if ceiling > 0 && limit > ceiling {
+		limit = ceiling
+	}
+	if limit > 0 {
+		r.Body.Set("max_output_tokens", limit)
+	}
+	return limit
+}
+
 // parseInput reads input: a string (one user message) or an array of items.
 func parseInput(raw json.RawMessage) ([]item, error) {
 	var s string

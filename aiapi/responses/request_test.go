@@ -275,3 +275,31 @@ func TestChatLeavesTheRequestAsParsed(t *testing.T) {
 		t.Errorf("Chat changed the body to %s", r.Body.Bytes())
 	}
 }
+
+func TestCapOutputBoundsWhatGoesUpstream(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		body                string
+		dflt, ceiling, want int64
+		wantBody            string
+	}{
+		{"default when unset", `{"model":"m","input":"x"}`, 1000, 0, 1000, `{"model":"m","input":"x","max_output_tokens":1000}`},
+		{"default bounded by the ceiling", `{"model":"m","input":"x"}`, 1000, 300, 300, `{"model":"m","input":"x","max_output_tokens":300}`},
+		{"caller's cap kept", `{"model":"m","max_output_tokens":50,"input":"x"}`, 1000, 300, 50, `{"model":"m","max_output_tokens":50,"input":"x"}`},
+		{"caller's cap lowered", `{"model":"m","max_output_tokens":5000,"input":"x"}`, 1000, 300, 300, `{"model":"m","max_output_tokens":300,"input":"x"}`},
+		{"null cap replaced", `{"model":"m","max_output_tokens":null,"input":"x"}`, 7, 0, 7, `{"model":"m","input":"x","max_output_tokens":7}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := responses.Parse([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.CapOutput(tc.dflt, tc.ceiling); got != tc.want {
+				t.Errorf("cap %d, want %d", got, tc.want)
+			}
+			if got := string(r.Body.Bytes()); got != tc.wantBody {
+				t.Errorf("body %s, want %s", got, tc.wantBody)
+			}
+		})
+	}
+}

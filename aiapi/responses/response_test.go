@@ -273,3 +273,22 @@ func TestStreamRefusesMalformedChunks(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamTellsWholeCallsApartByTheirIDs(t *testing.T) {
+	events := streamOf(t, []string{
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","function":{"name":"f","arguments":"{\"x\":1}"}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_b","function":{"name":"g","arguments":"{}"}}]}}]}`,
+	}, provider.Usage{}, "tool_calls")
+	var d struct {
+		Response struct {
+			Output []struct{ ID, Name, Arguments string } `json:"output"`
+		}
+	}
+	if err := json.Unmarshal(events[len(events)-1].Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	out := d.Response.Output
+	if len(out) != 2 || out[0].Name != "f" || out[0].Arguments != `{"x":1}` || out[1].Name != "g" || out[1].Arguments != "{}" || out[0].ID == out[1].ID {
+		t.Errorf("calls %+v", out)
+	}
+}

@@ -33,7 +33,8 @@ type Stream struct {
 	items     []*streamItem
 	message   *streamItem         // the output message, once text has come
 	calls     map[int]*streamItem // by the chat tool call's index
-	finish    string              // the last finish_reason seen
+	ncalls    int
+	finish    string // the last finish_reason seen
 	ended     bool
 }
 
@@ -161,8 +162,11 @@ func (s *Stream) Chunk(chunk []byte) ([]Event, error) {
 		}
 		for _, tc := range d.ToolCalls {
 			it := s.calls[tc.Index]
-			if it == nil {
-				n := len(s.calls)
+			// Some upstreams send each call whole, all at index 0: a new
+			// call id starts a new call.
+			if it == nil || tc.ID != "" && tc.ID != it.callID {
+				n := s.ncalls
+				s.ncalls++
 				it = &streamItem{index: len(s.items), id: s.ids.call(n), call: true, callID: tc.ID, name: tc.Function.Name}
 				if it.callID == "" {
 					it.callID = s.ids.callID(n)
