@@ -1,7 +1,9 @@
 // Package openai is the provider for any OpenAI-compatible upstream (OpenAI,
 // vLLM, Ollama, llama.cpp's server): it forwards the caller's request body
 // untouched but for the model id, the output cap and, when streaming, the
-// request for a usage report, and reads usage back.
+// request for a usage report, and reads usage back. Requests in OpenAI's
+// Responses API are forwarded to its /responses as they were admitted
+// (Forward), unless the upstream has none (Client.NoResponses).
 //
 // It never forwards the caller's headers (its credential stays at the AI
 // API), and the errors it returns show the caller neither the upstream's
@@ -61,6 +63,11 @@ type Client struct {
 	// MaxResponseBytes bounds a non-streamed answer. Zero:
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// NoResponses says the upstream has no /responses endpoint (llama.cpp,
+	// older vLLM): Forwards reports false for the Responses protocol, and
+	// the AI API translates Responses requests through chat completions.
+	// False: Responses requests are forwarded to BaseURL/responses.
+	NoResponses bool
 
 	once sync.Once
 	def  *http.Client
@@ -120,15 +127,60 @@ func (c *Client) chatBody(r *provider.ChatRequest) ([]byte, error) {
 // post sends body to path and returns the response when its status is 200;
 // any other answer becomes an *provider.Error.
 func (c *Client) post(ctx context.Context, path string, body []byte, stream bool, upstreamModel, responseModel string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+path, bytes.NewReader(body))
+	resp, err := c.send(ctx, call{method: http.MethodPost, path: path, body: body, stream: stream, upstreamModel: upstreamModel, responseModel: responseModel})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, &provider.Error{Kind: provider.Upstream, Message: fmt.Sprintf("the upstream failed (status %d)", resp.StatusCode),
+			Err: fmt.Errorf("openai: upstream answered %s", resp.Status)}
+	}
+	return resp, nil
+}
+
+// call is one request upstream.
+type call struct {
+	method, path string
+	// body is nil for none.
+	body   []byte
+	stream bool
+	// header's values are sent beside the ones send sets itself.
+	header http.Header
+	// The upstream's model id, replaced by the caller's name for it in
+	// messages the caller sees.
+	upstreamModel, responseModel string
+	// notFoundIsBadRequest makes a 404 the caller's mistake (an id that
+	// does not exist) rather than the upstream's failure (no such route).
+	notFoundIsBadRequest bool
+}
+
+// send makes a request and returns the response when its status is 2xx;
+// any other answer becomes an *provider.Error whose Message names neither
+// the upstream nor its key.
+func (c *Client) send(ctx context.Context, r call) (*http.Response, error) {
+	var rd io.Reader
+	if r.body != nil {
+		rd = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, strings.TrimSuffix(c.BaseURL, "/")+r.path, rd)
 	if err != nil {
 		return nil, provider.Wrap(provider.Upstream, "the upstream is misconfigured", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if stream {
+	for name, values := range r.header {
+		req.Header[http.CanonicalHeaderKey(name)] = append([]string(nil), values...)
+	}
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.stream {
 		req.Header.Set("Accept", "text/event-stream")
 	} else {
 		req.Header.Set("Accept", "application/json")
+	}
+	// Only this client's credential goes upstream, whatever header holds.
+	for _, name := range []string{"Authorization", "X-Api-Key", "Cookie", "Proxy-Authorization"} {
+		req.Header.Del(name)
 	}
 	if c.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.APIKey)
@@ -140,7 +192,7 @@ func (c *Client) post(ctx context.Context, path string, body []byte, stream bool
 		}
 		return nil, provider.Wrap(provider.Upstream, "the upstream could not be reached", err)
 	}
-	if resp.StatusCode == http.StatusOK {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
 	}
 	defer resp.Body.Close()
@@ -148,10 +200,11 @@ func (c *Client) post(ctx context.Context, path string, body []byte, stream bool
 	// The cause goes to logs, which must not hold the upstream's key either
 	// (a 401 body may quote it).
 	cause := fmt.Errorf("openai: upstream answered %s: %.512s", resp.Status, c.scrubKey(string(msg)))
-	switch resp.StatusCode {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
-		return nil, &provider.Error{Kind: provider.BadRequest, Message: c.sanitize(upstreamMessage(msg), upstreamModel, responseModel), Err: cause}
-	case http.StatusGatewayTimeout, http.StatusRequestTimeout:
+	switch code := resp.StatusCode; {
+	case code == http.StatusBadRequest, code == http.StatusRequestEntityTooLarge, code == http.StatusUnprocessableEntity,
+		code == http.StatusNotFound && r.notFoundIsBadRequest:
+		return nil, &provider.Error{Kind: provider.BadRequest, Message: c.sanitize(upstreamMessage(msg), r.upstreamModel, r.responseModel), Err: cause}
+	case code == http.StatusGatewayTimeout, code == http.StatusRequestTimeout:
 		return nil, &provider.Error{Kind: provider.Timeout, Message: "the upstream did not answer in time", Err: cause}
 	}
 	return nil, &provider.Error{Kind: provider.Upstream, Message: fmt.Sprintf("the upstream failed (status %d)", resp.StatusCode), Err: cause}
