@@ -135,9 +135,14 @@ func OutputBytesOf(message []byte) int64 {
 // other event, or data naming no model, is returned as it is. The rest of
 // the bytes are kept.
 func RenameModel(data []byte, model string) []byte {
-	path := "model"
-	if gjson.GetBytes(data, "type").Str == "message_start" {
+	var path string
+	switch gjson.GetBytes(data, "type").Str {
+	case "message":
+		path = "model"
+	case "message_start":
 		path = "message.model"
+	default:
+		return data
 	}
 	if m := gjson.GetBytes(data, path); m.Type != gjson.String || m.Str == model {
 		return data
