@@ -34,7 +34,7 @@ func TestUpstreamErrorsAreMappedAndScrubbed(t *testing.T) {
 		{500, "api_error", provider.Upstream, "api_error", false},
 		{529, "overloaded_error", provider.Upstream, "overloaded_error", false},
 		{504, "timeout_error", provider.Timeout, "timeout_error", false},
-		{408, "", provider.Timeout, "api_error", false},        // the stand-in's default type
+		{408, "", provider.Timeout, "api_error", false},      // the stand-in's default type
 		{502, "made_up_error", provider.Upstream, "", false}, // undocumented types are not passed on
 	} {
 		s := anthropictest.NewServer(t)

@@ -151,7 +151,7 @@ func TestChatIsTranslatedIntoAMessagesRequest(t *testing.T) {
 func TestUntranslatableRequestsAreRefusedNamingTheField(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, path string
-		n               int64
+		n                int64
 	}{
 		{"several choices", `{"messages":[{"role":"user","content":"Hi"}]}`, "n", 2},
 		{"a built-in tool", `{"messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"web_search"}]}`, "tools[0].type", 1},
