@@ -43,8 +43,10 @@ type errorBody struct {
 // is a placeholder, and a stream cut before message_delta is to be
 // estimated from the output bytes instead.
 type StreamMeter struct {
-	usage provider.Usage
-	known bool
+	// The counts so far: input (without the cache), cache writes and
+	// reads, output.
+	in, write, read, out int64
+	known                bool
 }
 
 // Event reads one event (its event: type, used when the data names none,
@@ -66,8 +68,8 @@ func (m *StreamMeter) current() *provider.Usage {
 	if !m.known {
 		return nil
 	}
-	u := m.usage
-	return &u
+	return &provider.Usage{PromptTokens: sum(m.in, m.write, m.read), CompletionTokens: m.out,
+		CacheReadTokens: m.read, CacheWriteTokens: m.write}
 }
 
 // raise sets *field to the upstream's count when it is larger: every count
@@ -105,13 +107,10 @@ func (m *StreamMeter) observe(ev *event) (*provider.Usage, int64) {
 		u = ev.Usage
 	}
 	if u != nil {
-		// Kept as the parts, so that PromptTokens is always their sum.
-		in := m.usage.PromptTokens - m.usage.CacheReadTokens - m.usage.CacheWriteTokens
-		raise(&in, u.InputTokens)
-		raise(&m.usage.CacheWriteTokens, u.CacheCreationInputTokens)
-		raise(&m.usage.CacheReadTokens, u.CacheReadInputTokens)
-		raise(&m.usage.CompletionTokens, u.OutputTokens)
-		m.usage.PromptTokens = sum(in, m.usage.CacheWriteTokens, m.usage.CacheReadTokens)
+		raise(&m.in, u.InputTokens)
+		raise(&m.write, u.CacheCreationInputTokens)
+		raise(&m.read, u.CacheReadInputTokens)
+		raise(&m.out, u.OutputTokens)
 		m.known = true
 	}
 	return m.current(), out
