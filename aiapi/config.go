@@ -16,9 +16,10 @@ import (
 
 // Provider types of ProviderConfig.Type.
 const (
-	ProviderOpenAI  = "openai"  // any OpenAI-compatible base URL
-	ProviderBedrock = "bedrock" // Amazon Bedrock, Converse API
-	ProviderEcho    = "echo"    // the built-in test model (package echo)
+	ProviderOpenAI    = "openai"    // any OpenAI-compatible base URL
+	ProviderAnthropic = "anthropic" // Anthropic's Messages API, or any base URL that speaks it
+	ProviderBedrock   = "bedrock"   // Amazon Bedrock, Converse API
+	ProviderEcho      = "echo"      // the built-in test model (package echo)
 )
 
 // Defaults of the zero Config fields.
@@ -129,15 +130,25 @@ type ModelRoute struct {
 
 // ProviderConfig is one upstream.
 type ProviderConfig struct {
-	// Type is "openai", "bedrock" or "echo".
+	// Type is "openai", "anthropic", "bedrock" or "echo".
 	Type string `yaml:"type"`
 	// BaseURL (openai) is the API root, e.g. https://api.openai.com/v1 or
-	// http://127.0.0.1:11434/v1 (Ollama).
+	// http://127.0.0.1:11434/v1 (Ollama). BaseURL (anthropic) is the root
+	// below which /v1/messages lies, as in ANTHROPIC_BASE_URL; without
+	// "/v1", which is refused. Empty (anthropic only):
+	// https://api.anthropic.com, which then needs apiKeyEnv.
 	BaseURL string `yaml:"baseUrl,omitempty"`
-	// APIKeyEnv (openai) names the environment variable that holds the
-	// upstream's key; the key itself never goes into configuration.
-	// Empty: no key (local servers).
+	// APIKeyEnv (openai, anthropic) names the environment variable that
+	// holds the upstream's key; the key itself never goes into
+	// configuration. Empty: no key (local servers).
 	APIKeyEnv string `yaml:"apiKeyEnv,omitempty"`
+	// RefusedBetas (anthropic) are the anthropic-beta values this upstream
+	// refuses, as IAM-style globs ("context-1m-*"): they are dropped from
+	// the Messages API requests forwarded to it. Anthropic's API takes
+	// every beta it knows; Amazon Bedrock's and Google Vertex's Anthropic
+	// endpoints, and gateways in front of them, refuse a whole request for
+	// one beta they do not offer.
+	RefusedBetas []string `yaml:"refusedBetas,omitempty"`
 	// MaxTokensField (openai) is "max_tokens" (the default) or
 	// "max_completion_tokens": the field that carries the output cap when
 	// the caller set none.

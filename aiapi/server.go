@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/aiapi/provider"
+	"github.com/aigate/aigate/aiapi/provider/anthropic"
 	"github.com/aigate/aigate/aiapi/provider/bedrock"
 	"github.com/aigate/aigate/aiapi/provider/echo"
 	"github.com/aigate/aigate/aiapi/provider/openai"
@@ -102,6 +103,19 @@ func newProvider(name string, pc ProviderConfig, now func() time.Time) (provider
 			}
 		}
 		return c, nil
+	case ProviderAnthropic:
+		c := &anthropic.Client{BaseURL: pc.BaseURL, RefusedBetas: pc.RefusedBetas, Now: now}
+		if strings.HasSuffix(strings.TrimSuffix(pc.BaseURL, "/"), "/v1") {
+			return nil, fmt.Errorf("aiapi: providers.%s: baseUrl is the root without /v1 (as ANTHROPIC_BASE_URL)", name)
+		}
+		if pc.APIKeyEnv != "" {
+			if c.APIKey = strings.TrimSpace(os.Getenv(pc.APIKeyEnv)); c.APIKey == "" {
+				return nil, fmt.Errorf("aiapi: providers.%s: environment variable %s is empty", name, pc.APIKeyEnv)
+			}
+		} else if pc.BaseURL == "" {
+			return nil, fmt.Errorf("aiapi: providers.%s: apiKeyEnv is required for %s", name, anthropic.DefaultBaseURL)
+		}
+		return c, nil
 	case ProviderBedrock:
 		rt, err := bedrock.NewRuntime(context.Background(), pc.Region, pc.Endpoint)
 		if err != nil {
@@ -109,7 +123,7 @@ func newProvider(name string, pc ProviderConfig, now func() time.Time) (provider
 		}
 		return &bedrock.Client{Runtime: rt, Now: now}, nil
 	default:
-		return nil, fmt.Errorf("aiapi: providers.%s: unknown type %q (want openai, bedrock or echo)", name, pc.Type)
+		return nil, fmt.Errorf("aiapi: providers.%s: unknown type %q (want openai, anthropic, bedrock or echo)", name, pc.Type)
 	}
 }
 

@@ -146,7 +146,15 @@ const (
 type Error struct {
 	Kind    Kind
 	Message string
-	Err     error
+	// Status is the upstream's HTTP status when it answered with an error
+	// (0 otherwise), and UpstreamType the error type it named, when it
+	// named one of its protocol's documented types (Anthropic's
+	// "overloaded_error", "rate_limit_error"…): with them a handler can
+	// answer a caller of the upstream's own protocol with the same status
+	// and type. Neither holds anything secret.
+	Status       int
+	UpstreamType string
+	Err          error
 }
 
 func (e *Error) Error() string {
