@@ -146,6 +146,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, ctx context.Cont
 			usage = ch.Usage
 		}
 		output += ch.OutputBytes
+		s.keepAlive(r, x, &res)
 		if ch.UsageOnly && !req.includeUsage {
 			continue
 		}

@@ -364,8 +364,21 @@ func (s *Server) settle(r *http.Request, x *exchange, res quota.Reservation, u p
 	if err != nil {
 		return err
 	}
+	if e.Late {
+		s.log.WarnContext(ctx, "aiapi: settled after the reservation lapsed; usage recorded", "request_id", x.id)
+	}
 	x.usage = &e
 	return nil
+}
+
+// keepAlive keeps a running request's reservation pending (a store write
+// at most every half reservation TTL). A reservation that lapsed anyway is
+// settled late, its usage recorded all the same; a failure to extend is
+// logged, not fatal.
+func (s *Server) keepAlive(r *http.Request, x *exchange, res *quota.Reservation) {
+	if err := s.limiter.KeepAlive(r.Context(), res); err != nil && r.Context().Err() == nil {
+		s.log.WarnContext(r.Context(), "aiapi: keep reservation", "request_id", x.id, "error", err)
+	}
 }
 
 // release gives the reservation back after a failure that produced nothing.

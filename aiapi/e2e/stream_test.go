@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go/v3/option"
+
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
@@ -103,5 +105,50 @@ func TestStreamCutAtAnyEventIsChargedForItsOutput(t *testing.T) {
 				t.Errorf("settled %d completion tokens for %d events of %d-byte arguments, want at least %d", es[0].CompletionTokens, cut, len(args), min)
 			}
 		})
+	}
+}
+
+// A stream keeps its reservation pending while it runs, however long: the
+// sweep that releases reservations of dead processes never takes a live
+// one (security review: a reservation expired under a running stream).
+func TestRunningStreamKeepsItsReservation(t *testing.T) {
+	cfg := aiapi.DefaultConfig()
+	cfg.UpstreamTimeout = time.Minute
+	cfg.ReservationTTL = 10 * time.Minute
+	s := newStack(t, cfg)
+	id, secret := s.key(t, keys.Spec{})
+	c := s.client(secret)
+	st := c.Chat.Completions.NewStreaming(t.Context(), chatParams("echo", strings.Repeat("word ", 40)), option.WithJSONSet("delay_ms", 20))
+	defer st.Close()
+	words := 0
+	next := func() {
+		t.Helper()
+		if !st.Next() {
+			t.Fatalf("stream ended early: %v", st.Err())
+		}
+		if st.Current().Choices[0].Delta.Content != "" {
+			words++
+		}
+	}
+	next()
+	// 6 minutes pass (the AI API's clock): over half the TTL, so the next
+	// chunk extends the reservation; 6 more and the original expiry (10
+	// minutes) is behind, the extended one (16) ahead.
+	for i := 0; i < 2; i++ {
+		s.Clock.Advance(6 * time.Minute)
+		next()
+		next()
+		if n, err := s.Server.ExpireReservations(t.Context()); err != nil || n != 0 {
+			t.Fatalf("after %d × 6 min the sweep released %d (%v): the running stream lost its reservation", i+1, n, err)
+		}
+	}
+	for st.Next() {
+	}
+	if err := st.Err(); err != nil {
+		t.Fatal(err)
+	}
+	es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+	if len(es) != 1 || es[0].CompletionTokens != 40 {
+		t.Fatalf("ledger = %+v, want one row of 40 words", es)
 	}
 }
