@@ -1,12 +1,10 @@
 package aiapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/quota"
@@ -14,29 +12,29 @@ import (
 
 // chat serves POST /v1/chat/completions.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
-	body, ok := s.readBody(w, r, x)
+	body, ok := s.readBody(w, r, x, writeError)
 	if !ok {
 		return
 	}
 	req, err := parseChatRequest(body)
 	if err != nil {
-		badRequest(w, err)
+		badRequest(w, err, writeError)
 		return
 	}
 	x.model = req.model
 	rt, ok := s.route(x.caller, req.model)
 	if !ok {
-		modelNotFound(w, req.model)
+		modelNotFound(w, req.model, writeError)
 		return
 	}
 	p := s.providers[rt.Provider]
 	maxTokens := req.capOutput(s.cfg.DefaultMaxTokens, s.outputCeiling(rt))
 	limit, err := bound(req.bodyBytes, req.n, maxTokens)
 	if err != nil {
-		badRequest(w, err)
+		badRequest(w, err, writeError)
 		return
 	}
-	res, ok := s.reserve(w, r, x, limit)
+	res, ok := s.reserve(w, r, x, limit, openAI)
 	if !ok {
 		return
 	}
@@ -55,7 +53,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 	if req.stream {
 		st, err := p.ChatStream(ctx, preq)
 		if err != nil {
-			s.upstreamFailed(w, r, ctx, x, res, req, err)
+			s.failedBeforeOutput(w, r, ctx, x, res, req.bodyBytes, err, writeError)
 			return
 		}
 		defer st.Close()
@@ -64,7 +62,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 	}
 	resp, err := p.Chat(ctx, preq)
 	if err != nil {
-		s.upstreamFailed(w, r, ctx, x, res, req, err)
+		s.failedBeforeOutput(w, r, ctx, x, res, req.bodyBytes, err, writeError)
 		return
 	}
 	u := estimate(req.bodyBytes, resp.OutputBytes)
@@ -82,58 +80,17 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 	w.Write(resp.Body)
 }
 
-// upstreamFailed answers a call that failed before producing anything. The
-// reservation is released, except when the caller went away: the upstream
-// may have read the prompt, so the prompt's estimate is settled.
-func (s *Server) upstreamFailed(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res quota.Reservation, req *chatRequest, err error) {
-	x.err = err
-	status, typ, code, msg := failure(r, ctx, err)
-	if status == 499 {
-		x.status = status
-		if serr := s.settle(r, x, res, estimate(req.bodyBytes, 0)); serr != nil {
-			x.err = errors.Join(err, serr)
-		}
-		return
-	}
-	s.release(r, x, res)
-	writeError(w, status, typ, code, "", msg)
-}
-
 // stream relays a streamed completion as server-sent events, and settles
 // what was produced, however the stream ends.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res quota.Reservation, req *chatRequest, st provider.Stream) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // no proxy between here and the caller may hold tokens back
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	rc.Flush()
-
+	sw := startSSE(w, s.cfg.StreamWriteTimeout)
 	var (
-		usage   *provider.Usage
-		output  int64
-		failed  error
-		gone    bool
-		buf     bytes.Buffer
-		writeTo = func(data []byte) bool {
-			// A caller that stops reading must not hold the stream (and
-			// its reservation) open: each event has its own deadline.
-			if err := rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-				return false
-			}
-			buf.Reset()
-			buf.WriteString("data: ")
-			buf.Write(data)
-			buf.WriteString("\n\n")
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return false
-			}
-			err := rc.Flush()
-			return err == nil || errors.Is(err, http.ErrNotSupported)
-		}
+		usage  *provider.Usage
+		output int64
+		failed error
+		gone   bool
 	)
-	for {
+	for !gone {
 		ch, err := st.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -150,42 +107,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, ctx context.Cont
 		if ch.UsageOnly && !req.includeUsage {
 			continue
 		}
-		if !writeTo(ch.Data) {
-			gone = true
-			break
-		}
+		gone = !sw.write(sseEvent{data: ch.Data})
 	}
 	st.Close()
-
-	u := estimate(req.bodyBytes, output)
-	if usage != nil {
-		u = *usage
-		if u.CompletionTokens == 0 && output > 0 {
-			u.CompletionTokens = estimate(0, output).CompletionTokens
-		}
+	tell, _ := s.settleStream(r, ctx, x, res, req.bodyBytes, output, usage, failed, gone)
+	switch {
+	case !tell:
+		sw.write(sseEvent{data: []byte("[DONE]")})
+	case failed == nil:
+		sw.write(sseEvent{data: errorEvent(typeServer, codeInternal, "The server could not record the usage.")})
+	default:
+		_, typ, code, msg := failure(r, ctx, failed)
+		sw.write(sseEvent{data: errorEvent(typ, code, msg)})
 	}
-	if failed != nil || gone {
-		x.err = failed
-		status, typ, code, msg := failure(r, ctx, failed)
-		if gone || status == 499 {
-			x.status = 499
-		}
-		// What was produced is settled; a stream that failed before any
-		// text is released like a failed call.
-		if x.status != 499 && output == 0 && usage == nil {
-			s.release(r, x, res)
-		} else if err := s.settle(r, x, res, u); err != nil {
-			x.err = errors.Join(failed, err)
-		}
-		if x.status != 499 {
-			writeTo(errorEvent(typ, code, msg))
-		}
-		return
-	}
-	if err := s.settle(r, x, res, u); err != nil {
-		x.err = err
-		writeTo(errorEvent(typeServer, codeInternal, "The server could not record the usage."))
-		return
-	}
-	writeTo([]byte("[DONE]"))
 }

@@ -85,6 +85,12 @@ type Config struct {
 	// ExpireInterval is how often Run releases expired reservations. Zero:
 	// DefaultExpireInterval.
 	ExpireInterval time.Duration `yaml:"expireInterval,omitempty"`
+	// ResponsesLookup names the provider (an OpenAI upstream that keeps
+	// responses) that GET /v1/responses/{id} is forwarded to. Any caller
+	// of this AI API can then read any response stored under that
+	// upstream's key if it knows the id: set it only where callers trust
+	// each other. Empty: such requests are refused with a 400.
+	ResponsesLookup string `yaml:"responsesLookup,omitempty"`
 	// StreamWriteTimeout bounds each event written to a streaming caller:
 	// a caller that reads nothing for this long is taken to be gone, and
 	// what was produced so far is settled. It replaces the server's write

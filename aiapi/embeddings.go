@@ -8,24 +8,24 @@ import (
 
 // embeddings serves POST /v1/embeddings.
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange) {
-	body, ok := s.readBody(w, r, x)
+	body, ok := s.readBody(w, r, x, writeError)
 	if !ok {
 		return
 	}
 	req, err := parseEmbeddingsRequest(body)
 	if err != nil {
-		badRequest(w, err)
+		badRequest(w, err, writeError)
 		return
 	}
 	x.model = req.model
 	rt, ok := s.route(x.caller, req.model)
 	if !ok {
-		modelNotFound(w, req.model)
+		modelNotFound(w, req.model, writeError)
 		return
 	}
 	// The body bounds the input's tokens: a text has at most one token per
 	// byte, and a token array takes at least two bytes per token.
-	res, ok := s.reserve(w, r, x, int64(len(body)))
+	res, ok := s.reserve(w, r, x, int64(len(body)), openAI)
 	if !ok {
 		return
 	}

@@ -58,3 +58,7 @@ func errorEvent(typ, code, message string) []byte {
 	}{apiError{Message: message, Type: typ, Code: optional(code)}})
 	return body
 }
+
+// errorWriter answers a failure in the caller's protocol: writeError for
+// OpenAI's protocols, the Messages API's shape for Anthropic callers.
+type errorWriter func(w http.ResponseWriter, status int, typ, code, param, message string)

@@ -208,6 +208,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 		if allow(w, r, http.MethodPost) {
 			s.embeddings(w, r, x)
 		}
+	case path == "/v1/responses":
+		if allow(w, r, http.MethodPost) {
+			s.serveProtocol(w, r, x, responsesAPI)
+		}
+	case strings.HasPrefix(path, "/v1/responses/") && len(path) > len("/v1/responses/"):
+		if allow(w, r, http.MethodGet) {
+			s.getResponse(w, r, x, strings.TrimPrefix(path, "/v1/responses/"))
+		}
 	case path == "/v1/models":
 		if allow(w, r, http.MethodGet) {
 			s.listModels(w, c)
@@ -278,40 +286,40 @@ func (s *Server) outputCeiling(rt route) int64 {
 
 // modelNotFound is OpenAI's answer for a model that does not exist or that
 // the caller may not use: the two are not told apart.
-func modelNotFound(w http.ResponseWriter, model string) {
-	writeError(w, http.StatusNotFound, typeInvalidRequest, codeModelNotFound, "model",
+func modelNotFound(w http.ResponseWriter, model string, ew errorWriter) {
+	ew(w, http.StatusNotFound, typeInvalidRequest, codeModelNotFound, "model",
 		fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", model))
 }
 
 // readBody reads the request body, answering 413 above MaxRequestBytes.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, x *exchange) ([]byte, bool) {
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, x *exchange, ew errorWriter) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, typeInvalidRequest, "request_too_large", "",
+		ew(w, http.StatusRequestEntityTooLarge, typeInvalidRequest, "request_too_large", "",
 			fmt.Sprintf("The request body is over %d bytes.", s.cfg.MaxRequestBytes))
 		return nil, false
 	case err != nil:
 		x.err = fmt.Errorf("aiapi: read request body: %w", err)
-		writeError(w, http.StatusBadRequest, typeInvalidRequest, "", "", "The request body could not be read.")
+		ew(w, http.StatusBadRequest, typeInvalidRequest, "", "", "The request body could not be read.")
 		return nil, false
 	}
 	return body, true
 }
 
 // badRequest answers a request body error.
-func badRequest(w http.ResponseWriter, err error) {
+func badRequest(w http.ResponseWriter, err error, ew errorWriter) {
 	var re *requestError
-	if !errors.As(err, &re) {
+	if !errors.As(asRequestError(err), &re) {
 		re = &requestError{message: "the request is invalid"}
 	}
-	writeError(w, http.StatusBadRequest, typeInvalidRequest, "", re.param, re.message)
+	ew(w, http.StatusBadRequest, typeInvalidRequest, "", re.param, re.message)
 }
 
 // reserve reserves bound tokens for the request, sets the rate-limit
 // headers, and answers 429 or 500 itself when it fails.
-func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bound int64) (quota.Reservation, bool) {
+func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bound int64, in *inbound) (quota.Reservation, bool) {
 	c := x.caller
 	res, st, err := s.limiter.Reserve(r.Context(), quota.Request{
 		ID: x.id, PrincipalID: c.principalID, Tenant: c.tenant, Model: x.model, Tokens: bound, Limits: c.limits,
@@ -322,23 +330,29 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bo
 	case errors.As(err, &d):
 		x.err = err
 		quota.SetDenialHeaders(w.Header(), err, st, c.limits, now)
-		s.writeDenial(w, d, bound, now)
+		if in.limitHeaders != nil {
+			in.limitHeaders(w.Header(), st, now)
+		}
+		s.writeDenial(w, d, bound, now, in.writeError)
 		return quota.Reservation{}, false
 	case err != nil:
 		x.err = err
-		writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not check the rate limits.")
+		in.writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not check the rate limits.")
 		return quota.Reservation{}, false
 	}
 	quota.SetHeaders(w.Header(), st, now)
+	if in.limitHeaders != nil {
+		in.limitHeaders(w.Header(), st, now)
+	}
 	return res, true
 }
 
 // writeDenial answers 429 as OpenAI does: insufficient_quota for an
 // exhausted budget, rate_limit_exceeded for a rate.
-func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64, now time.Time) {
+func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64, now time.Time, ew errorWriter) {
 	wait := quota.RetryAfter(d, now)
 	if d.Budget() {
-		writeError(w, http.StatusTooManyRequests, typeInsufficientQuota, codeInsufficientQuota, "",
+		ew(w, http.StatusTooManyRequests, typeInsufficientQuota, codeInsufficientQuota, "",
 			fmt.Sprintf("You exceeded your token budget (%s: limit %d, used %d, this request may use up to %d). It resets at %s.",
 				d.Limit, d.Max, d.Used, bound, d.ResetAt.UTC().Format(time.RFC3339)))
 		return
@@ -352,7 +366,7 @@ func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64
 	if requested > d.Max {
 		msg = fmt.Sprintf("Request too large on %s: Limit %d, Requested %d. Lower max_tokens or the prompt.", unit, d.Max, requested)
 	}
-	writeError(w, http.StatusTooManyRequests, typ, codeRateLimitExceeded, "", msg)
+	ew(w, http.StatusTooManyRequests, typ, codeRateLimitExceeded, "", msg)
 }
 
 // settle records the real usage; its context outlives the caller's, since
@@ -461,7 +475,7 @@ func (s *Server) listModels(w http.ResponseWriter, c *caller) {
 func (s *Server) getModel(w http.ResponseWriter, c *caller, id string) {
 	rt, ok := s.route(c, id)
 	if !ok {
-		modelNotFound(w, id)
+		modelNotFound(w, id, writeError)
 		return
 	}
 	writeJSON(w, struct {

@@ -1,0 +1,414 @@
+package aiapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/aigate/aigate/aiapi/ijson"
+	"github.com/aigate/aigate/aiapi/provider"
+	"github.com/aigate/aigate/aiapi/provider/anthropic"
+	"github.com/aigate/aigate/quota"
+)
+
+// inbound is one protocol callers speak to the AI API: how its bodies are
+// read, how its failures are answered, how a chat answer is rendered in it
+// (translation), and how an answer in it from an upstream that speaks it is
+// metered (pass-through). Chat completions and embeddings use only
+// writeError (their handlers are chat.go and embeddings.go).
+type inbound struct {
+	protocol provider.Protocol
+	// path is the upstream path of a forwarded POST.
+	path string
+	// parse reads a body once (ijson) into what the handler admits.
+	parse func(body []byte) (*admission, error)
+	// writeError answers a failure in the protocol's error shape.
+	writeError errorWriter
+	// limitHeaders, when set, adds the protocol's own rate-limit headers
+	// beside OpenAI's x-ratelimit-*.
+	limitHeaders func(h http.Header, st quota.Status, now time.Time)
+	// fromChat renders a chat.completion as the protocol's answer.
+	fromChat func(chat []byte, id, model string, created int64) ([]byte, error)
+	// newStream renders a chat stream as the protocol's events.
+	newStream func(id, model string, created int64) streamRenderer
+	// usageOf reads a forwarded answer's usage (nil: none reported).
+	usageOf func(answer []byte) *provider.Usage
+	// newMeter returns a reader of a forwarded stream's usage and output,
+	// event by event.
+	newMeter func() func(eventType string, data []byte) (*provider.Usage, int64)
+	// rename names the caller's model in a forwarded answer or event.
+	rename func(data []byte, model string) []byte
+}
+
+// admission is what the AI API read from a request in any protocol: enough
+// to route it, bound it, and either forward it or translate it.
+type admission struct {
+	body      *ijson.Object
+	model     string
+	stream    bool
+	bodyBytes int64
+	// capOutput writes the admitted output cap into body (lowered to the
+	// ceiling, or the default when the caller set none) and returns it.
+	capOutput func(dflt, ceiling int64) int64
+	// chat translates the request into a chat completion body for a
+	// provider that does not speak the protocol.
+	chat func(maxTokens int64) (*ijson.Object, []provider.Message, error)
+}
+
+// streamRenderer turns chat chunks into a protocol's events.
+type streamRenderer interface {
+	start() []sseEvent
+	chunk(data []byte) ([]sseEvent, error)
+	complete(u provider.Usage, finishReason string) []sseEvent
+	fail(message string, u provider.Usage) []sseEvent
+}
+
+// sseEvent is one server-sent event; an empty typ writes a data line only
+// (chat completions).
+type sseEvent struct {
+	typ  string
+	data []byte
+}
+
+// openAI is the inbound side of chat completions and embeddings.
+var openAI = &inbound{protocol: provider.ProtocolChat, writeError: writeError}
+
+// sseWriter writes server-sent events to a caller, flushing each, with a
+// write deadline per event: a caller that stops reading ends its stream.
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	buf     bytes.Buffer
+}
+
+// startSSE sends the 200 and the event-stream headers.
+func startSSE(w http.ResponseWriter, timeout time.Duration) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // no proxy between here and the caller may hold tokens back
+	w.WriteHeader(http.StatusOK)
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
+	sw.rc.Flush()
+	return sw
+}
+
+// write sends events; false when the caller is gone.
+func (sw *sseWriter) write(events ...sseEvent) bool {
+	for _, e := range events {
+		if err := sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return false
+		}
+		sw.buf.Reset()
+		if e.typ != "" {
+			sw.buf.WriteString("event: ")
+			sw.buf.WriteString(e.typ)
+			sw.buf.WriteByte('\n')
+		}
+		sw.buf.WriteString("data: ")
+		sw.buf.Write(e.data)
+		sw.buf.WriteString("\n\n")
+		if _, err := sw.w.Write(sw.buf.Bytes()); err != nil {
+			return false
+		}
+		if err := sw.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return false
+		}
+	}
+	return true
+}
+
+// serveProtocol serves a POST in an inbound protocol: the one admit path
+// (read once, route, bound, reserve), then forward or translate.
+func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchange, in *inbound) {
+	body, ok := s.readBody(w, r, x, in.writeError)
+	if !ok {
+		return
+	}
+	a, err := in.parse(body)
+	if err != nil {
+		badRequest(w, err, in.writeError)
+		return
+	}
+	x.model = a.model
+	rt, ok := s.route(x.caller, a.model)
+	if !ok {
+		modelNotFound(w, a.model, in.writeError)
+		return
+	}
+	maxTokens := a.capOutput(s.cfg.DefaultMaxTokens, s.outputCeiling(rt))
+	limit, err := bound(a.bodyBytes, 1, maxTokens)
+	if err != nil {
+		badRequest(w, err, in.writeError)
+		return
+	}
+	p := s.providers[rt.Provider]
+	upstream := rt.UpstreamModel
+	if upstream == "" {
+		upstream = a.model
+	}
+	f, forwards := p.(provider.Forwarder)
+	forwards = forwards && f.Forwards(in.protocol)
+	var chatBody *ijson.Object
+	var messages []provider.Message
+	if !forwards {
+		// Translated: what cannot be said in chat completions is refused
+		// before anything is reserved.
+		if chatBody, messages, err = a.chat(maxTokens); err != nil {
+			badRequest(w, err, in.writeError)
+			return
+		}
+	}
+	res, ok := s.reserve(w, r, x, limit, in)
+	if !ok {
+		return
+	}
+	ctx, cancel := s.upstreamContext(r, rt)
+	defer cancel()
+	if forwards {
+		out := a.body.Clone()
+		out.Set("model", upstream)
+		s.forward(w, r, ctx, x, &res, in, a, f, &provider.ForwardRequest{
+			RequestID: x.id, Protocol: in.protocol, Method: http.MethodPost, Path: in.path,
+			Body: out.Bytes(), Stream: a.stream, Header: forwardedHeaders(r.Header),
+			Model: upstream, ResponseModel: a.model,
+		})
+		return
+	}
+	preq := &provider.ChatRequest{
+		RequestID: x.id, Model: upstream, ResponseModel: a.model, Body: chatBody,
+		Messages: messages, MaxTokens: maxTokens, N: 1, Stream: a.stream,
+	}
+	if a.stream {
+		st, err := p.ChatStream(ctx, preq)
+		if err != nil {
+			s.failedBeforeOutput(w, r, ctx, x, res, a.bodyBytes, err, in.writeError)
+			return
+		}
+		defer st.Close()
+		s.translateStream(w, r, ctx, x, &res, in, a, st)
+		return
+	}
+	resp, err := p.Chat(ctx, preq)
+	if err != nil {
+		s.failedBeforeOutput(w, r, ctx, x, res, a.bodyBytes, err, in.writeError)
+		return
+	}
+	answer, err := in.fromChat(resp.Body, x.id, a.model, s.cfg.Now().Unix())
+	if err != nil {
+		s.release(r, x, res)
+		x.err = err
+		in.writeError(w, http.StatusBadGateway, typeServer, codeUpstreamError, "", "The model's answer could not be translated.")
+		return
+	}
+	u := estimate(a.bodyBytes, resp.OutputBytes)
+	if resp.Usage != nil {
+		u = *resp.Usage
+	}
+	if err := s.settle(r, x, res, u); err != nil {
+		x.err = err
+		in.writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(answer)
+}
+
+// forwardedHeaders are the caller's headers an upstream of the same
+// protocol needs: Anthropic's version and betas (the provider filters the
+// betas it refuses). Never a credential.
+func forwardedHeaders(in http.Header) http.Header {
+	out := http.Header{}
+	for _, name := range []string{"Anthropic-Version", "Anthropic-Beta"} {
+		if v := in.Values(name); len(v) > 0 {
+			out[name] = append([]string(nil), v...)
+		}
+	}
+	return out
+}
+
+// failedBeforeOutput answers an upstream call that failed before producing
+// anything. The reservation is released, except when the caller went away:
+// the upstream may have read the prompt, so the prompt's estimate is
+// settled.
+func (s *Server) failedBeforeOutput(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res quota.Reservation, promptBytes int64, err error, ew errorWriter) {
+	x.err = err
+	status, typ, code, msg := failure(r, ctx, err)
+	if status == 499 {
+		x.status = status
+		if serr := s.settle(r, x, res, estimate(promptBytes, 0)); serr != nil {
+			x.err = errors.Join(err, serr)
+		}
+		return
+	}
+	s.release(r, x, res)
+	ew(w, status, typ, code, "", msg)
+}
+
+// settleStream settles a stream however it ended: what was produced is
+// charged (the upstream's usage, or the estimate when it reported none or
+// no output count), a stream that failed before any output is released.
+// It returns whether the caller should still be told of a failure.
+func (s *Server) settleStream(r *http.Request, ctx context.Context, x *exchange, res quota.Reservation, promptBytes, output int64, usage *provider.Usage, failed error, gone bool) (tell bool, u provider.Usage) {
+	u = estimate(promptBytes, output)
+	if usage != nil {
+		u = *usage
+		if u.CompletionTokens == 0 && output > 0 {
+			u.CompletionTokens = estimate(0, output).CompletionTokens
+		}
+	}
+	if failed == nil && !gone {
+		if err := s.settle(r, x, res, u); err != nil {
+			x.err = err
+			return true, u
+		}
+		return false, u
+	}
+	x.err = failed
+	status, _, _, _ := failure(r, ctx, failed)
+	if gone || status == 499 {
+		x.status = 499
+	}
+	if x.status != 499 && output == 0 && usage == nil {
+		s.release(r, x, res)
+	} else if err := s.settle(r, x, res, u); err != nil {
+		x.err = errors.Join(failed, err)
+	}
+	return x.status != 499, u
+}
+
+// translateStream renders a provider's chat stream in the caller's
+// protocol, and settles what was produced, however the stream ends.
+func (s *Server) translateStream(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res *quota.Reservation, in *inbound, a *admission, st provider.Stream) {
+	sw := startSSE(w, s.cfg.StreamWriteTimeout)
+	tr := in.newStream(x.id, a.model, s.cfg.Now().Unix())
+	var (
+		usage  *provider.Usage
+		output int64
+		failed error
+		finish string
+	)
+	gone := !sw.write(tr.start()...)
+	for !gone {
+		ch, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			failed = err
+			break
+		}
+		if ch.Usage != nil {
+			usage = ch.Usage
+		}
+		output += ch.OutputBytes
+		s.keepAlive(r, x, res)
+		if f := gjson.GetBytes(ch.Data, "choices.0.finish_reason"); f.Type == gjson.String {
+			finish = f.Str
+		}
+		if ch.UsageOnly {
+			continue
+		}
+		events, err := tr.chunk(ch.Data)
+		if err != nil {
+			failed = provider.Wrap(provider.Upstream, "the model's stream could not be translated", err)
+			break
+		}
+		gone = !sw.write(events...)
+	}
+	st.Close()
+	tell, u := s.settleStream(r, ctx, x, *res, a.bodyBytes, output, usage, failed, gone)
+	switch {
+	case failed == nil && !gone && !tell:
+		sw.write(tr.complete(u, finish)...)
+	case tell && failed == nil:
+		sw.write(tr.fail("The server could not record the usage.", u)...)
+	case tell:
+		_, _, _, msg := failure(r, ctx, failed)
+		sw.write(tr.fail(msg, u)...)
+	}
+}
+
+// maxForwardedAnswer bounds a forwarded non-streamed answer.
+const maxForwardedAnswer = 64 << 20
+
+// forward sends the admitted request to an upstream that speaks its
+// protocol and relays the answer, metered from the protocol's own usage
+// fields and renamed to the caller's model.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res *quota.Reservation, in *inbound, a *admission, f provider.Forwarder, fr *provider.ForwardRequest) {
+	resp, err := f.Forward(ctx, fr)
+	if err != nil {
+		s.failedBeforeOutput(w, r, ctx, x, *res, a.bodyBytes, err, in.writeError)
+		return
+	}
+	defer resp.Body.Close()
+	if !a.stream {
+		answer, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardedAnswer+1))
+		if err == nil && len(answer) > maxForwardedAnswer {
+			err = fmt.Errorf("aiapi: forwarded answer over %d bytes", maxForwardedAnswer)
+		}
+		if err != nil {
+			s.failedBeforeOutput(w, r, ctx, x, *res, a.bodyBytes, provider.Wrap(provider.Upstream, "the upstream's answer was cut off", err), in.writeError)
+			return
+		}
+		u := estimate(a.bodyBytes, int64(len(answer)))
+		if got := in.usageOf(answer); got != nil {
+			u = *got
+		}
+		if err := s.settle(r, x, *res, u); err != nil {
+			x.err = err
+			in.writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(in.rename(answer, a.model))
+		return
+	}
+	sw := startSSE(w, s.cfg.StreamWriteTimeout)
+	events := anthropic.NewEventReader(resp.Body)
+	meter := in.newMeter()
+	var (
+		usage  *provider.Usage
+		output int64
+		failed error
+		gone   bool
+	)
+	for !gone {
+		typ, data, err := events.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil && r.Context().Err() != nil {
+				err = ctxErr
+			}
+			failed = provider.Wrap(provider.Upstream, "the upstream's stream broke off", err)
+			break
+		}
+		u, out := meter(typ, data)
+		if u != nil {
+			usage = u
+		}
+		output += out
+		s.keepAlive(r, x, res)
+		gone = !sw.write(sseEvent{typ: typ, data: in.rename(data, a.model)})
+	}
+	tell, _ := s.settleStream(r, ctx, x, *res, a.bodyBytes, output, usage, failed, gone)
+	if tell {
+		// The stream is the upstream's: its own events carried any failure
+		// it reported; a break in it is told in the protocol's shape.
+		_, _, _, msg := failure(r, ctx, failed)
+		if failed == nil {
+			msg = "The server could not record the usage."
+		}
+		tr := in.newStream(x.id, a.model, s.cfg.Now().Unix())
+		sw.write(tr.fail(msg, provider.Usage{})...)
+	}
+}
