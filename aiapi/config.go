@@ -159,6 +159,10 @@ type ProviderConfig struct {
 	// "max_completion_tokens": the field that carries the output cap when
 	// the caller set none.
 	MaxTokensField string `yaml:"maxTokensField,omitempty"`
+	// NoResponses (openai) says the upstream has no /responses endpoint
+	// (llama.cpp, older vLLM): Responses API requests are then translated
+	// through chat completions instead of forwarded.
+	NoResponses bool `yaml:"noResponses,omitempty"`
 	// Region (bedrock) is the AWS region. Empty: the AWS configuration's
 	// (AWS_REGION).
 	Region string `yaml:"region,omitempty"`

@@ -96,7 +96,7 @@ func newProvider(name string, pc ProviderConfig, now func() time.Time) (provider
 		default:
 			return nil, fmt.Errorf("aiapi: providers.%s: maxTokensField must be %s or %s", name, openai.MaxTokens, openai.MaxCompletionTokens)
 		}
-		c := &openai.Client{BaseURL: pc.BaseURL, MaxTokensField: pc.MaxTokensField}
+		c := &openai.Client{BaseURL: pc.BaseURL, MaxTokensField: pc.MaxTokensField, NoResponses: pc.NoResponses}
 		if pc.APIKeyEnv != "" {
 			if c.APIKey = strings.TrimSpace(os.Getenv(pc.APIKeyEnv)); c.APIKey == "" {
 				return nil, fmt.Errorf("aiapi: providers.%s: environment variable %s is empty", name, pc.APIKeyEnv)

@@ -27,6 +27,7 @@ type upstream struct {
 	*httptest.Server
 	mu     sync.Mutex
 	bodies []string
+	paths  []string
 }
 
 func newUpstream(t testing.TB, answer http.HandlerFunc) *upstream {
@@ -35,6 +36,7 @@ func newUpstream(t testing.TB, answer http.HandlerFunc) *upstream {
 		b, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
 		u.bodies = append(u.bodies, string(b))
+		u.paths = append(u.paths, r.URL.Path)
 		u.mu.Unlock()
 		answer(w, r)
 	}))
@@ -49,6 +51,15 @@ func (u *upstream) lastBody() string {
 		return ""
 	}
 	return u.bodies[len(u.bodies)-1]
+}
+
+func (u *upstream) lastPath() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.paths) == 0 {
+		return ""
+	}
+	return u.paths[len(u.paths)-1]
 }
 
 // withUpstream routes model "up" to an openai provider at u, as upstream
