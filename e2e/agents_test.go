@@ -15,8 +15,8 @@ import (
 
 // The real AI clients people point at aigate, installed by the repository's
 // pinned package.json (npm ci): Claude Code speaks POST /v1/messages,
-// Codex CLI POST /v1/responses. What each sends and needs back is written
-// up in the issue-11 capture notes; the facts these tests rely on:
+// Codex CLI POST /v1/responses. The facts about them these tests rely on
+// (captured from 2.1.328 and 0.169.0 against a logging server):
 //   - Claude Code sends one streamed POST /v1/messages?beta=true per -p run
 //     whose last user message is a <system-reminder> text block followed by
 //     the prompt, so echo answers with the reminder's words and then the
