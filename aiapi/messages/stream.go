@@ -132,7 +132,7 @@ func (s *Stream) Chunk(chunk []byte) ([]Event, error) {
 			evs = append(evs, event("content_block_delta", d))
 		}
 		for _, tc := range ch.Delta.ToolCalls {
-			pos, isNew := s.call(tc.Index, tc.ID)
+			pos, isNew := s.call(tc.Index, tc.ID, tc.Function.Name)
 			if isNew {
 				evs = append(evs, s.stopBlock()...)
 				id := tc.ID
@@ -162,10 +162,11 @@ type toolCall struct {
 }
 
 // call finds the tool call a delta continues, by id, else by index, else
-// the open one (servers that send neither on continuations), or begins a
+// the open one when the delta names no function (servers that send neither
+// id nor index on continuations, which never repeat the name), or begins a
 // new one. Keying by id first keeps apart calls that a server numbers
 // with the same index.
-func (s *Stream) call(index *int, id string) (pos int, isNew bool) {
+func (s *Stream) call(index *int, id, name string) (pos int, isNew bool) {
 	for i := len(s.calls) - 1; i >= 0; i-- {
 		c := s.calls[i]
 		if id != "" {
@@ -178,7 +179,7 @@ func (s *Stream) call(index *int, id string) (pos int, isNew bool) {
 			}
 		}
 	}
-	if id == "" && index == nil && s.open == "tool_use" {
+	if id == "" && index == nil && name == "" && s.open == "tool_use" {
 		return s.openCall, false
 	}
 	s.calls = append(s.calls, toolCall{index: index, id: id})
