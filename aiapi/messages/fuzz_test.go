@@ -64,7 +64,7 @@ func FuzzParse(f *testing.F) {
 // started in index order and each stopped once, message_stop last), or
 // one cut by an error event where Chunk said the upstream failed.
 func FuzzStream(f *testing.F) {
-	f.Add([]byte(`{"choices":[{"index":0,"delta":{"content":"a"}}]}` + "\n" +
+	f.Add([]byte(`{"choices":[{"index":0,"delta":{"content":"a"}}]}`+"\n"+
 		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]}`), "stop")
 	f.Fuzz(func(t *testing.T, data []byte, finish string) {
 		s := NewStream("msg_f", "m")
