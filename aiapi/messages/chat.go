@@ -70,7 +70,8 @@ type (
 // cache_control, tool_result's is_error. What is refused, as an
 // *ijson.Error naming the member: server tools (web search, code execution,
 // …), images inside tool results, image sources other than base64 and url,
-// and block types other than the ones above (documents, search results, …).
+// block types other than the ones above (documents, search results, …), and
+// a conversation left with no message once thinking is dropped.
 func (r *Request) Chat(maxTokens int64) (*ijson.Object, []provider.Message, error) {
 	var (
 		out  []chatMessage
@@ -81,6 +82,7 @@ func (r *Request) Chat(maxTokens int64) (*ijson.Object, []provider.Message, erro
 		out = append(out, chatMessage{Role: "system", Content: s})
 		msgs = append(msgs, provider.Message{Role: "system", Text: s})
 	}
+	system := len(out)
 	for _, m := range r.messages {
 		cm, pm, err := translateMessage(m)
 		if err != nil {
@@ -88,6 +90,11 @@ func (r *Request) Chat(maxTokens int64) (*ijson.Object, []provider.Message, erro
 		}
 		out = append(out, cm...)
 		msgs = append(msgs, pm...)
+	}
+	// A conversation of thinking blocks only would go upstream empty,
+	// which chat completions refuses with a less useful message.
+	if len(out) == system {
+		return nil, nil, invalid("messages", "no message has content that can be translated for this model's provider")
 	}
 	var tools []chatTool
 	for _, t := range r.tools {

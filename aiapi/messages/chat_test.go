@@ -168,6 +168,8 @@ func TestChatRefusesWhatCannotBeTranslated(t *testing.T) {
 			"messages[0].content[0].content[0].type", "image blocks in a tool_result"},
 		{"a file image source", `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f1"}}]}]}`,
 			"messages[0].content[0].source.type", "file image sources"},
+		{"nothing left but the system prompt", `{"model":"m","max_tokens":1,"system":"s","messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"}]},{"role":"user","content":[]}]}`,
+			"messages", "no message has content"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
