@@ -102,8 +102,12 @@ type blockStop struct {
 // with only usage gives no events). Chat completions streams each tool
 // call's arguments before the next call begins; an upstream that
 // interleaves them cannot be translated, since a Messages block cannot be
-// reopened, and gets an error.
+// reopened, and gets an error. Once the stream completed or failed, Chunk
+// gives no more events.
 func (s *Stream) Chunk(chunk []byte) ([]Event, error) {
+	if s.done {
+		return nil, nil
+	}
 	var c chatCompletion
 	if err := json.Unmarshal(chunk, &c); err != nil {
 		return nil, fmt.Errorf("messages: the upstream sent a chunk that is not JSON")

@@ -212,4 +212,7 @@ func TestStreamPingAndFail(t *testing.T) {
 	if end := s.Complete(provider.Usage{}, ""); end != nil {
 		t.Fatalf("a failed stream completed with %v", end)
 	}
+	if more, err := s.Chunk([]byte(chunk(`{"content":"late"}`, ""))); more != nil || err != nil {
+		t.Fatalf("a failed stream went on with %v, %v", more, err)
+	}
 }
