@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/aiapi/provider/anthropic"
 	"github.com/aigate/aigate/aiapi/provider/bedrock"
@@ -216,9 +217,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 		if allow(w, r, http.MethodGet) {
 			s.getResponse(w, r, x, strings.TrimPrefix(path, "/v1/responses/"))
 		}
+	case path == "/v1/messages":
+		if allow(w, r, http.MethodPost) {
+			s.serveProtocol(w, r, x, messagesAPI)
+		}
+	case path == "/v1/messages/count_tokens":
+		if allow(w, r, http.MethodPost) {
+			s.countTokens(w, r, x)
+		}
 	case path == "/v1/models":
 		if allow(w, r, http.MethodGet) {
-			s.listModels(w, c)
+			s.listModels(w, r, c)
 		}
 	case strings.HasPrefix(path, "/v1/models/") && len(path) > len("/v1/models/"):
 		if allow(w, r, http.MethodGet) {
@@ -447,7 +456,7 @@ func estimate(promptBytes, outputBytes int64) provider.Usage {
 
 // listModels answers GET /v1/models: the routed models (those named without
 // wildcards) that the caller may use.
-func (s *Server) listModels(w http.ResponseWriter, c *caller) {
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request, c *caller) {
 	type model struct {
 		ID      string `json:"id"`
 		Object  string `json:"object"`
@@ -467,6 +476,17 @@ func (s *Server) listModels(w http.ResponseWriter, c *caller) {
 		served, _ := s.route(c, rt.Name)
 		seen[rt.Name] = true
 		list.Data = append(list.Data, model{ID: rt.Name, Object: "model", OwnedBy: served.Provider})
+	}
+	// Anthropic's clients list models in Anthropic's shape; they say so
+	// with the anthropic-version header every one of their requests has.
+	if r.Header.Get("Anthropic-Version") != "" {
+		infos := make([]messages.ModelInfo, len(list.Data))
+		for i, m := range list.Data {
+			infos[i] = messages.ModelInfo{ID: m.ID}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(messages.ModelsList(infos))
+		return
 	}
 	writeJSON(w, list)
 }

@@ -207,8 +207,11 @@ func parseMessage(raw json.RawMessage, path string) (message, error) {
 	if m.role, err = ijson.String(rv, path+".role"); err != nil {
 		return m, err
 	}
-	if m.role != "user" && m.role != "assistant" {
-		return m, invalid(path+".role", "Input should be 'user' or 'assistant'")
+	// Claude Code sends a role "system" message after the user's turn (its
+	// environment and skills, with cache_control); Anthropic's API accepts
+	// it, so aigate does, and translates it as a system message.
+	if m.role != "user" && m.role != "assistant" && m.role != "system" {
+		return m, invalid(path+".role", "Input should be 'user', 'assistant' or 'system'")
 	}
 	content, ok := o.Get("content")
 	if !ok {

@@ -63,7 +63,7 @@ func TestParseRefusesWhatItCannotReadOneWay(t *testing.T) {
 		{"messages missing", `{"model":"m","max_tokens":1}`, "messages", "messages: Field required"},
 		{"messages empty", `{"model":"m","max_tokens":1,"messages":[]}`, "messages", "at least one message"},
 		{"messages not an array", `{"model":"m","max_tokens":1,"messages":{}}`, "messages", "array"},
-		{"role other", `{"model":"m","max_tokens":1,"messages":[{"role":"system","content":"x"}]}`, "messages[0].role", "'user' or 'assistant'"},
+		{"role other", `{"model":"m","max_tokens":1,"messages":[{"role":"tool","content":"x"}]}`, "messages[0].role", "'user', 'assistant' or 'system'"},
 		{"role case variant", `{"model":"m","max_tokens":1,"messages":[{"role":"user","Role":"assistant","content":"x"}]}`, "messages[0].Role", "did you mean role"},
 		{"content missing", `{"model":"m","max_tokens":1,"messages":[{"role":"user"}]}`, "messages[0].content", "Field required"},
 		{"content a number", `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":1}]}`, "messages[0].content", "string or a list"},
