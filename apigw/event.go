@@ -81,13 +81,22 @@ func (ev *Event) ResourceARN() string {
 
 // Credential returns the bare credential: the bearer token of the
 // Authorization header (the TOKEN event's authorizationToken), or for
-// REQUEST and HTTP API events the x-api-key header when there is no
-// Authorization header. Empty when there is none.
+// REQUEST and HTTP API events the x-api-key header, which Anthropic's
+// clients send (ANTHROPIC_API_KEY), when Authorization is absent or blank.
+// Empty when there is none.
+//
+// When both headers hold a value, Authorization wins and x-api-key is not
+// looked at, even when they differ: a client may well carry an unrelated
+// key there (the Anthropic SDKs send both when ANTHROPIC_API_KEY and
+// ANTHROPIC_AUTH_TOKEN are set), and an API Gateway whose identity source
+// is the Authorization header caches the answer by that header alone, so
+// the decision must depend on it alone. A TOKEN event carries only its one
+// identity source; x-api-key clients need a REQUEST authorizer.
 func (ev *Event) Credential() string {
 	if ev.Format == FormatToken {
 		return bearer(*ev.AuthorizationToken)
 	}
-	if v, ok := ev.header("authorization"); ok {
+	if v, _ := ev.header("authorization"); strings.TrimSpace(v) != "" {
 		return bearer(v)
 	}
 	v, _ := ev.header("x-api-key")

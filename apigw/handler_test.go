@@ -266,7 +266,13 @@ func TestCredentialSources(t *testing.T) {
 		{"request authorization any case", `{"type":"REQUEST","methodArn":"m","headers":{"AUTHORIZATION":"Bearer abc"}}`, "abc"},
 		{"request x-api-key", `{"type":"REQUEST","methodArn":"m","headers":{"X-Api-Key":"abc"}}`, "abc"},
 		{"authorization wins over x-api-key", `{"type":"REQUEST","methodArn":"m","headers":{"authorization":"Bearer abc","x-api-key":"def"}}`, "abc"},
+		{"authorization wins over a different x-api-key in any case", `{"type":"REQUEST","methodArn":"m","headers":{"X-API-KEY":"def","Authorization":"Bearer abc"}}`, "abc"},
+		{"blank authorization falls back to x-api-key", `{"type":"REQUEST","methodArn":"m","headers":{"Authorization":" ","x-api-key":" abc "}}`, "abc"},
+		{"x-api-key keeps a bearer scheme", `{"type":"REQUEST","methodArn":"m","headers":{"x-api-key":"Bearer abc"}}`, "Bearer abc"},
+		{"token ignores x-api-key", `{"type":"TOKEN","authorizationToken":"abc","methodArn":"m","headers":{"x-api-key":"def"}}`, "abc"},
 		{"v2 header", `{"version":"2.0","type":"REQUEST","routeArn":"r","headers":{"authorization":"Bearer abc"}}`, "abc"},
+		{"v2 x-api-key", `{"version":"2.0","type":"REQUEST","routeArn":"r","headers":{"x-api-key":"abc"}}`, "abc"},
+		{"v1.0 x-api-key", `{"version":"1.0","type":"REQUEST","methodArn":"m","headers":{"X-Api-Key":"abc"}}`, "abc"},
 		{"none", `{"type":"REQUEST","methodArn":"m","headers":{}}`, ""},
 	}
 	for _, tt := range tests {
@@ -279,6 +285,55 @@ func TestCredentialSources(t *testing.T) {
 				t.Fatalf("Credential() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestXAPIKeyIsACredential: Anthropic's clients send their key as x-api-key
+// (any case in REST REQUEST events, lowercase in HTTP API 2.0 ones); it is
+// decided like a bearer token, and when Authorization is there too, only
+// Authorization counts.
+func TestXAPIKeyIsACredential(t *testing.T) {
+	w := newWorld(t)
+	for _, fx := range fixtures[1:] { // the REQUEST-type events
+		for _, tc := range []struct {
+			name    string
+			headers map[string]string
+			allow   bool
+		}{
+			{"valid key in x-api-key", map[string]string{"x-api-key": w.valid}, true},
+			{"valid key in X-API-KEY", map[string]string{"X-API-KEY": w.valid}, true},
+			{"revoked key in x-api-key", map[string]string{"x-api-key": w.revoked}, false},
+			{"malformed key in x-api-key", map[string]string{"x-api-key": w.malformed}, false},
+			{"blank x-api-key", map[string]string{"x-api-key": "  "}, false},
+			{"Authorization wins: revoked bearer, valid x-api-key", map[string]string{"authorization": "Bearer " + w.revoked, "x-api-key": w.valid}, false},
+			{"Authorization wins: valid bearer, revoked x-api-key", map[string]string{"authorization": "Bearer " + w.valid, "x-api-key": w.revoked}, true},
+		} {
+			t.Run(fx+"/"+tc.name, func(t *testing.T) {
+				b, err := os.ReadFile(filepath.Join("testdata", fx))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ev map[string]any
+				if err := json.Unmarshal(b, &ev); err != nil {
+					t.Fatal(err)
+				}
+				ev["headers"] = tc.headers
+				payload, _ := json.Marshal(ev)
+				// IAM answers: AWS's v2 fixture has no routeKey identity
+				// source, so it would get no simple response.
+				out, err := w.iam.Invoke(context.Background(), payload)
+				if !tc.allow {
+					if err == nil || err.Error() != "Unauthorized" {
+						t.Fatalf("Invoke = %s, %v; want the error Unauthorized", out, err)
+					}
+					return
+				}
+				var r apigw.IAMResponse
+				if err != nil || json.Unmarshal(out, &r) != nil || !strings.HasPrefix(r.PrincipalID, "key:") {
+					t.Fatalf("Invoke = %s, %v; want an answer for the key", out, err)
+				}
+			})
+		}
 	}
 }
 

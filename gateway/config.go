@@ -238,8 +238,10 @@ func (c *Config) ResolvePaths(dir string) {
 	}
 }
 
-// DefaultConfig is what `aigate serve` runs without a config file: one REST
-// API, stage "local", where ANY /v1/{proxy+} is protected by the REQUEST
+// DefaultConfig is the base of what `aigate serve` runs without a config
+// file (server.DefaultConfig puts the AI API behind the route and takes the
+// identity source and cache off the authorizer, for x-api-key clients): one
+// REST API, stage "local", where ANY /v1/{proxy+} is protected by the REQUEST
 // authorizer "aigate" (in-process function "aigate-authorizer", identity
 // source the Authorization header, results cached 300 s) in front of a MOCK
 // integration that answers the authorizer's output as JSON, and GET /healthz

@@ -18,7 +18,8 @@ import (
 type Config struct {
 	// APIs are the gateway's APIs (see package gateway). Empty: one REST
 	// API, stage "local", with ANY /v1/{proxy+} behind the built-in REQUEST
-	// authorizer in front of the built-in AI API, and GET /healthz.
+	// authorizer (no identity source, no result cache: see DefaultConfig)
+	// in front of the built-in AI API, and GET /healthz.
 	APIs []gateway.API `yaml:"apis,omitempty"`
 	// Authorizer configures the built-in authorizer function
 	// (FunctionAuthorizer).
@@ -60,10 +61,28 @@ const (
 )
 
 // DefaultConfig is what `aigate serve` runs without a config file: the
-// gateway's default API with ANY /v1/{proxy+} served by the AI API.
+// gateway's default API with ANY /v1/{proxy+} served by the AI API, and its
+// authorizer invoked on every request, with no identity source.
+//
+// Clients carry their credential in Authorization (Bearer) or, Anthropic's
+// (ANTHROPIC_API_KEY), in x-api-key. API Gateway refuses a request 401
+// before invoking the authorizer when any identity source is missing, so
+// an identity source of either header alone would refuse the other's
+// clients, and both together would demand both. Without an identity source
+// nothing is refused up front, and the authorizer (apigw: Authorization,
+// else x-api-key) decides; API Gateway then allows no result cache, which
+// costs little in process (a store read per request; authorizer.keyCacheTTL
+// trades it for revocation time) and makes a revocation immediate.
 func DefaultConfig() *Config {
 	apis := gateway.DefaultConfig().APIs
 	for i := range apis {
+		for name, au := range apis[i].Authorizers {
+			if au.LambdaFunction.Function == FunctionAuthorizer {
+				noCache := 0
+				au.IdentitySource, au.AuthorizerResultTTLInSeconds = "", &noCache
+				apis[i].Authorizers[name] = au
+			}
+		}
 		for j := range apis[i].Routes {
 			if r := &apis[i].Routes[j]; r.Route == "ANY /v1/{proxy+}" {
 				r.Integration = gateway.Integration{Type: gateway.IntegrationHandler, Handler: HandlerAIAPI}

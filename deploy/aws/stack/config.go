@@ -80,7 +80,11 @@ type AuthorizerConfig struct {
 	// IdentitySources are API Gateway's identity sources. REQUEST: any of
 	// method.request.header.X, method.request.querystring.X, stageVariables.X,
 	// context.X (required while caching is on); TOKEN: exactly one header.
-	// Default: method.request.header.Authorization.
+	// API Gateway answers 401 without invoking the authorizer when any is
+	// missing. Default: none for REQUEST, so that a credential in either
+	// Authorization or x-api-key (Anthropic's clients) reaches the
+	// authorizer, at the price of no result cache (see ResultTTL);
+	// DefaultIdentitySource for TOKEN.
 	IdentitySources []string
 	// ValidationExpression (TOKEN only) is the regular expression a token
 	// must match, else API Gateway answers 401 without invoking the Lambda.
@@ -88,7 +92,10 @@ type AuthorizerConfig struct {
 	// unless the stack configuration says "none".
 	ValidationExpression string
 	// ResultTTL is authorizerResultTtlInSeconds, 0 (no cache) to 3600.
-	// Default 300.
+	// Default 0: every request invokes the authorizer (whose warm Lambda
+	// keeps keys KeyCacheTTL). Caching needs IdentitySources, its key, and
+	// a request missing one is refused: caching by Authorization refuses
+	// x-api-key clients.
 	ResultTTL int
 	// KeyCacheTTL is AIGATE_KEY_CACHE_TTL, how long a warm Lambda keeps a
 	// looked-up key (Go duration). Default "5s".
@@ -186,7 +193,9 @@ type UsagePlan struct {
 // Defaults and limits.
 const (
 	DefaultStageName = "prod"
-	// DefaultIdentitySource is where clients put their credential.
+	// DefaultIdentitySource is where OpenAI's clients put their credential:
+	// a TOKEN authorizer's default identity source, and the one to cache by
+	// when no client sends x-api-key.
 	DefaultIdentitySource = "method.request.header.Authorization"
 	// DefaultTokenValidationExpression is RFC 6750's "Bearer b64token": API
 	// keys (aig_…) and JWTs match it.
@@ -226,13 +235,11 @@ func Defaults(stack string) Config {
 		TablePrefix: name + "-",
 		StageName:   DefaultStageName,
 		Authorizer: AuthorizerConfig{
-			Type:            "REQUEST",
-			IdentitySources: []string{DefaultIdentitySource},
-			ResultTTL:       300,
-			KeyCacheTTL:     "5s",
-			MemoryMB:        256,
-			TimeoutSeconds:  10,
-			Artifact:        DefaultAuthorizerArtifact,
+			Type:           "REQUEST",
+			KeyCacheTTL:    "5s",
+			MemoryMB:       256,
+			TimeoutSeconds: 10,
+			Artifact:       DefaultAuthorizerArtifact,
 		},
 		AIAPI: AIAPIConfig{
 			ResponseStreaming: true,
@@ -328,7 +335,7 @@ func (c Config) Validate() error {
 	switch a.Type {
 	case "REQUEST":
 		if len(a.IdentitySources) == 0 && a.ResultTTL > 0 {
-			add("identitySources: a REQUEST authorizer with caching (authorizerTtl > 0) needs at least one")
+			add("identitySources: a REQUEST authorizer with caching (authorizerTtl > 0) needs at least one, e.g. %s (which refuses x-api-key clients)", DefaultIdentitySource)
 		}
 		if a.ValidationExpression != "" {
 			add("tokenValidationExpression applies to TOKEN authorizers only")

@@ -122,6 +122,11 @@ func TestLoadConfigTokenDefaultsItsValidationExpression(t *testing.T) {
 	if err != nil || c.Authorizer.ValidationExpression != DefaultTokenValidationExpression {
 		t.Errorf("expression %q, %v", c.Authorizer.ValidationExpression, err)
 	}
+	// A TOKEN authorizer has exactly one identity source: Authorization
+	// unless configured (x-api-key clients need REQUEST).
+	if !reflect.DeepEqual(c.Authorizer.IdentitySources, []string{DefaultIdentitySource}) {
+		t.Errorf("TOKEN identity sources %q, want %s", c.Authorizer.IdentitySources, DefaultIdentitySource)
+	}
 	c, err = loadConfig(t, map[string]string{"aigate:hashKey": testHashKey, "aigate:authorizerType": "TOKEN", "aigate:tokenValidationExpression": "none"}, "aigate:hashKey")
 	if err != nil || c.Authorizer.ValidationExpression != "" {
 		t.Errorf("expression %q, %v", c.Authorizer.ValidationExpression, err)
@@ -148,6 +153,7 @@ func TestLoadConfigRefuses(t *testing.T) {
 		"typo":                   {base(map[string]string{"aigate:stagename": "x"}), []string{"aigate:hashKey"}, "unknown configuration keys aigate:stagename"},
 		"bad int":                {base(map[string]string{"aigate:authorizerTtl": "5m"}), []string{"aigate:hashKey"}, "aigate:authorizerTtl: \"5m\" is not an integer"},
 		"ttl too long":           {base(map[string]string{"aigate:authorizerTtl": "7200"}), []string{"aigate:hashKey"}, "authorizerTtl 7200"},
+		"cache without a source": {base(map[string]string{"aigate:authorizerTtl": "300"}), []string{"aigate:hashKey"}, "needs at least one, e.g. method.request.header.Authorization (which refuses x-api-key clients)"},
 		"bad type":               {base(map[string]string{"aigate:authorizerType": "JWT"}), []string{"aigate:hashKey"}, "want REQUEST or TOKEN"},
 		"unknown field":          {base(map[string]string{"aigate:providers": `{"x":{"type":"openai","baseUrl":"u","apiKey":"sk"}}`}), []string{"aigate:hashKey"}, `unknown field "apiKey"`},
 		"route outside v1":       {base(map[string]string{"aigate:apiRoutes": "GET /admin"}), []string{"aigate:hashKey"}, "must start with /v1/"},
@@ -180,7 +186,7 @@ func TestValidateRefuses(t *testing.T) {
 			c.Authorizer.IdentitySources = []string{"method.request.header.A", "method.request.header.B"}
 		}, "exactly one"},
 		"REQUEST with a regex":           {func(c *Config) { c.Authorizer.ValidationExpression = "^x$" }, "TOKEN authorizers only"},
-		"cached REQUEST without sources": {func(c *Config) { c.Authorizer.IdentitySources = nil }, "needs at least one"},
+		"cached REQUEST without sources": {func(c *Config) { c.Authorizer.IdentitySources, c.Authorizer.ResultTTL = nil, 60 }, "needs at least one"},
 		"bad source":                     {func(c *Config) { c.Authorizer.IdentitySources = []string{"header.Authorization"} }, "is not method.request"},
 		"bad regex":                      {func(c *Config) { c.Authorizer.Type = "TOKEN"; c.Authorizer.ValidationExpression = "(" }, "tokenValidationExpression"},
 		"greedy in the middle":           {func(c *Config) { c.Routes = []Route{{"GET", "/v1/{p+}/x"}} }, "greedy"},

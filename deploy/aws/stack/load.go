@@ -51,6 +51,9 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	a.Type = strings.ToUpper(a.Type)
 	r.list("identitySources", &a.IdentitySources)
 	if a.Type == "TOKEN" {
+		if len(a.IdentitySources) == 0 {
+			a.IdentitySources = []string{DefaultIdentitySource}
+		}
 		a.ValidationExpression = DefaultTokenValidationExpression
 	}
 	r.str("tokenValidationExpression", &a.ValidationExpression)

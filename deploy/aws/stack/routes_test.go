@@ -82,3 +82,25 @@ func TestHTTPAPICachesSimpleResponsesPerRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultAuthorizersServeXAPIKeyClients: by default neither API names a
+// credential header among its identity sources (API Gateway would refuse a
+// request missing it with 401 before invoking the authorizer, and Anthropic's
+// clients send x-api-key, not Authorization), and so neither caches.
+func TestDefaultAuthorizersServeXAPIKeyClients(t *testing.T) {
+	c := testConfig(t)
+	c.HTTPAPI = true
+	d := mustDeploy(t, c)
+	rest := restBody(t, d).Components.SecuritySchemes[AuthorizerName].Authorizer
+	if rest.Type != "request" || rest.IdentitySource != "" || rest.ResultTTLInSeconds != 0 {
+		t.Errorf("REST authorizer %+v: want REQUEST, no identity source, TTL 0", rest)
+	}
+	a := d.one(t, "aws:apigatewayv2/authorizer:Authorizer", "http")
+	v, ok := lookup(a.Inputs, "identitySources")
+	if !ok || !v.IsArray() || len(v.ArrayValue()) != 1 || v.ArrayValue()[0].StringValue() != RouteKeySource {
+		t.Errorf("HTTP API identitySources = %v, want only %s (always present)", v, RouteKeySource)
+	}
+	if ttl, _ := lookup(a.Inputs, "authorizerResultTtlInSeconds"); ttl != resource.NewNumberProperty(0) {
+		t.Errorf("HTTP API authorizerResultTtlInSeconds = %v, want 0", ttl)
+	}
+}

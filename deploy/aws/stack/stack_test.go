@@ -25,6 +25,7 @@ func variants(t *testing.T) map[string]Config {
 	t.Helper()
 	token := testConfig(t)
 	token.Authorizer.Type = "TOKEN"
+	token.Authorizer.IdentitySources = []string{DefaultIdentitySource}
 	token.Authorizer.ValidationExpression = DefaultTokenValidationExpression
 
 	full := testConfig(t)
@@ -334,18 +335,22 @@ func TestDeploymentTriggerIsStableAndFollowsTheDefinition(t *testing.T) {
 	}
 	// The value itself is fixed: nothing of this machine or run goes in.
 	// (When the document's format changes on purpose, update it.)
-	const golden = "5feb29abac6b70638590b1341da68ef0145918e3e722beeeca04cfeb1fe0f913"
+	const golden = "bd3b19c14ab97910a47356a96ea9c04ebd61ff433e49f1e8a8bd1818a350432c"
 	if first != golden {
 		t.Logf("trigger of the default configuration is %s; update the golden value if the OpenAPI document changed on purpose", first)
 		t.Fail()
 	}
 
 	changes := map[string]func(*Config){
-		"route added":      func(c *Config) { c.Routes = append(c.Routes, Route{"GET", "/v1/files"}) },
-		"route method":     func(c *Config) { c.Routes = []Route{{"POST", "/v1/{proxy+}"}} },
-		"authorizer TTL":   func(c *Config) { c.Authorizer.ResultTTL = 60 },
-		"identity source":  func(c *Config) { c.Authorizer.IdentitySources = []string{"method.request.header.X-Api-Key"} },
-		"authorizer type":  func(c *Config) { c.Authorizer.Type = "TOKEN" },
+		"route added":  func(c *Config) { c.Routes = append(c.Routes, Route{"GET", "/v1/files"}) },
+		"route method": func(c *Config) { c.Routes = []Route{{"POST", "/v1/{proxy+}"}} },
+		"authorizer TTL": func(c *Config) { // caching needs an identity source
+			c.Authorizer.IdentitySources, c.Authorizer.ResultTTL = []string{DefaultIdentitySource}, 60
+		},
+		"identity source": func(c *Config) { c.Authorizer.IdentitySources = []string{"method.request.header.X-Api-Key"} },
+		"authorizer type": func(c *Config) {
+			c.Authorizer.Type, c.Authorizer.IdentitySources = "TOKEN", []string{DefaultIdentitySource}
+		},
 		"streaming off":    func(c *Config) { c.AIAPI.ResponseStreaming = false },
 		"usage plans":      func(c *Config) { c.UsagePlans = []UsagePlan{{Name: "p"}} },
 		"function renamed": func(c *Config) { c.Name = "other" },
@@ -373,14 +378,22 @@ func TestAuthorizerSettings(t *testing.T) {
 		setup func(*Config)
 		want  Authorizer
 	}{
-		{"REQUEST by default", func(*Config) {}, Authorizer{
-			Type: "request", IdentitySource: "method.request.header.Authorization", ResultTTLInSeconds: 300}},
+		// No identity source, so API Gateway refuses no request up front
+		// and the authorizer takes the key from Authorization or
+		// x-api-key; so no result cache, which would need one.
+		{"REQUEST by default: no identity source, no cache", func(*Config) {}, Authorizer{
+			Type: "request", ResultTTLInSeconds: 0}},
+		{"REQUEST cached by Authorization", func(c *Config) {
+			c.Authorizer.IdentitySources = []string{DefaultIdentitySource}
+			c.Authorizer.ResultTTL = 300
+		}, Authorizer{Type: "request", IdentitySource: "method.request.header.Authorization", ResultTTLInSeconds: 300}},
 		{"REQUEST with several sources, no cache", func(c *Config) {
 			c.Authorizer.IdentitySources = []string{"method.request.header.Authorization", "context.stage"}
 			c.Authorizer.ResultTTL = 0
 		}, Authorizer{Type: "request", IdentitySource: "method.request.header.Authorization, context.stage", ResultTTLInSeconds: 0}},
 		{"TOKEN with a validation expression", func(c *Config) {
 			c.Authorizer.Type = "TOKEN"
+			c.Authorizer.IdentitySources = []string{DefaultIdentitySource}
 			c.Authorizer.ValidationExpression = DefaultTokenValidationExpression
 			c.Authorizer.ResultTTL = 3600
 		}, Authorizer{Type: "token", IdentitySource: "method.request.header.Authorization",
@@ -388,7 +401,7 @@ func TestAuthorizerSettings(t *testing.T) {
 		{"TOKEN on another header, no expression", func(c *Config) {
 			c.Authorizer.Type = "TOKEN"
 			c.Authorizer.IdentitySources = []string{"method.request.header.X-Api-Key"}
-		}, Authorizer{Type: "token", IdentitySource: "method.request.header.X-Api-Key", ResultTTLInSeconds: 300}},
+		}, Authorizer{Type: "token", IdentitySource: "method.request.header.X-Api-Key", ResultTTLInSeconds: 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t)
