@@ -17,8 +17,8 @@ import (
 	"github.com/aigate/aigate/store/sqlite"
 )
 
-// TestKillNineUnderLoadLosesNoAnsweredRequest: every request that got a
-// 200 before `aigate serve` was killed with SIGKILL is in the usage ledger,
+// TestKillNineUnderLoadLosesNoAnsweredRequest: every request, in any of
+// the three protocols, that got a 200 before `aigate serve` was killed with SIGKILL is in the usage ledger,
 // and the reservations the dead process left pending are released once
 // they expire, by the restarted server.
 func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
@@ -31,6 +31,7 @@ func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
 	var (
 		mu       sync.Mutex
 		answered []string
+		byPath   = map[string]int{}
 		wg       sync.WaitGroup
 	)
 	deadline := time.Now().Add(20 * time.Second)
@@ -40,9 +41,10 @@ func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 500 && time.Now().Before(deadline); i++ {
-				body := fmt.Sprintf(`{"model":"echo","delay_ms":%d,"messages":[{"role":"user","content":"request %d"}]}`, 20+i%30, i)
-				req, _ := http.NewRequest("POST", p.base+"/v1/chat/completions", strings.NewReader(body))
+				path, body := loadRequest(i, w)
+				req, _ := http.NewRequest("POST", p.base+path, strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Anthropic-Version", "2023-06-01")
 				resp, err := client.Do(req)
 				if err != nil {
 					return // the server is gone
@@ -51,6 +53,7 @@ func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
 				if resp.StatusCode == 200 {
 					mu.Lock()
 					answered = append(answered, resp.Header.Get("X-Request-Id"))
+					byPath[path]++
 					mu.Unlock()
 				}
 			}
@@ -62,6 +65,11 @@ func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
 	wg.Wait()
 	if len(answered) < 20 {
 		t.Fatalf("only %d requests answered before the kill: the load did not run", len(answered))
+	}
+	for _, path := range []string{"/v1/chat/completions", "/v1/responses", "/v1/messages"} {
+		if byPath[path] == 0 {
+			t.Fatalf("no request to %s answered before the kill (%v): the mix did not run", path, byPath)
+		}
 	}
 
 	ctx := context.Background()
@@ -99,6 +107,20 @@ func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
 	if err := p2.wait(t, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// loadRequest is the i-th request of load worker w, the workers' requests
+// a mix of chat completions, Responses and Messages, each slowed by echo's
+// delay_ms so that some are in flight when the server dies.
+func loadRequest(i, w int) (path, body string) {
+	delay := 20 + i%30
+	switch (i + w) % 3 {
+	case 0:
+		return "/v1/chat/completions", fmt.Sprintf(`{"model":"echo","delay_ms":%d,"messages":[{"role":"user","content":"request %d"}]}`, delay, i)
+	case 1:
+		return "/v1/responses", fmt.Sprintf(`{"model":"echo","delay_ms":%d,"input":"request %d"}`, delay, i)
+	}
+	return "/v1/messages", fmt.Sprintf(`{"model":"echo","delay_ms":%d,"max_tokens":64,"messages":[{"role":"user","content":"request %d"}]}`, delay, i)
 }
 
 // pendingReservations counts the reservations in the SQLite store. It reads
