@@ -107,6 +107,18 @@ func (m *Model) Forward(ctx context.Context, fr *provider.ForwardRequest) (*prov
 				},
 			}
 		}
+	case fr.Method == http.MethodPost && fr.Protocol == provider.ProtocolMessages && fr.Path == "/messages/count_tokens":
+		// The count a message call would report as its input: the echo
+		// rule over the same conversation.
+		req, err := messages.ParseCountTokens(dropIgnored(fr.Body))
+		if err == nil {
+			_, msgs, err = req.Chat(1)
+		}
+		if err != nil {
+			return nil, provider.Wrap(provider.BadRequest, "the echo model could not read the request", err)
+		}
+		return &provider.ForwardResponse{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(bytes.NewReader(messages.CountTokensBody(promptTokens(&provider.ChatRequest{Messages: msgs}))))}, nil
 	default:
 		return nil, provider.Errorf(provider.BadRequest, "the echo model keeps no state: %s %s is not served", fr.Method, fr.Path)
 	}
