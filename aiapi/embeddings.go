@@ -25,7 +25,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange)
 	}
 	// The body bounds the input's tokens: a text has at most one token per
 	// byte, and a token array takes at least two bytes per token.
-	res, ok := s.reserve(w, r, x, int64(len(body)), openAI)
+	res, ok := s.reserve(w, r, x, int64(len(body)), openAIEmbeddings)
 	if !ok {
 		return
 	}

@@ -24,6 +24,10 @@ import (
 // writeError (their handlers are chat.go and embeddings.go).
 type inbound struct {
 	protocol provider.Protocol
+	// ledgerProtocol, when set, is what the usage ledger records as the
+	// request's protocol instead of protocol: embeddings come in by
+	// OpenAI's API but are no chat completions.
+	ledgerProtocol string
 	// path is the upstream path of a forwarded POST.
 	path string
 	// parse reads a body once (ijson) into what the handler admits.
@@ -76,8 +80,21 @@ type sseEvent struct {
 	data []byte
 }
 
-// openAI is the inbound side of chat completions and embeddings.
+// openAI is the inbound side of chat completions.
 var openAI = &inbound{protocol: provider.ProtocolChat, writeError: writeError}
+
+// openAIEmbeddings is the inbound side of embeddings: OpenAI's, but told
+// apart in the usage ledger.
+var openAIEmbeddings = &inbound{protocol: provider.ProtocolChat, ledgerProtocol: "embeddings", writeError: writeError}
+
+// ledgerName is the protocol the usage ledger records for a request that
+// came in by in.
+func (in *inbound) ledgerName() string {
+	if in.ledgerProtocol != "" {
+		return in.ledgerProtocol
+	}
+	return string(in.protocol)
+}
 
 // sseWriter writes server-sent events to a caller, flushing each, with a
 // write deadline per event: a caller that stops reading ends its stream.

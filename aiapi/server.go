@@ -331,7 +331,8 @@ func badRequest(w http.ResponseWriter, err error, ew errorWriter) {
 func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bound int64, in *inbound) (quota.Reservation, bool) {
 	c := x.caller
 	res, st, err := s.limiter.Reserve(r.Context(), quota.Request{
-		ID: x.id, PrincipalID: c.principalID, Tenant: c.tenant, Model: x.model, Tokens: bound, Limits: c.limits,
+		ID: x.id, PrincipalID: c.principalID, Tenant: c.tenant, Model: x.model, Protocol: in.ledgerName(),
+		Tokens: bound, Limits: c.limits,
 	})
 	now := s.cfg.Now()
 	var d *quota.Denial

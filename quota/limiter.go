@@ -23,6 +23,10 @@ type Request struct {
 	PrincipalID string
 	Tenant      string
 	Model       string
+	// Protocol is the inbound protocol the request came in by ("chat",
+	// "embeddings", "responses", "messages"), kept on the reservation and
+	// its ledger entry so that usage can be told apart by API.
+	Protocol string
 	// Tokens is the upper bound of the request's tokens (prompt and
 	// output); what is reserved until the request is settled.
 	Tokens int64
@@ -75,6 +79,7 @@ func (l *Limiter) Reserve(ctx context.Context, req Request) (Reservation, Status
 		PrincipalID: req.PrincipalID,
 		Tenant:      req.Tenant,
 		Model:       req.Model,
+		Protocol:    req.Protocol,
 		Tokens:      req.Tokens,
 		Windows:     WindowsAt(now),
 		CreatedAt:   now,

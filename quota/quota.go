@@ -53,9 +53,12 @@ type Reservation struct {
 	PrincipalID string
 	Tenant      string
 	Model       string
-	Tokens      int64 // the upper bound reserved: prompt bound + max output tokens
-	Windows     Windows
-	CreatedAt   time.Time
+	// Protocol is the inbound protocol of the request (see
+	// Request.Protocol); empty for reservations made before it was kept.
+	Protocol  string
+	Tokens    int64 // the upper bound reserved: prompt bound + max output tokens
+	Windows   Windows
+	CreatedAt time.Time
 	// ExpiresAt is when ExpireReservations may release the reservation if
 	// it is still pending then: its process died, or its request outlived
 	// it. A request in progress moves it later (Ledger.Extend, through
@@ -117,10 +120,13 @@ type Settlement struct {
 
 // Entry is one settled request in the usage ledger.
 type Entry struct {
-	RequestID        string    `json:"request_id"`
-	PrincipalID      string    `json:"principal_id"`
-	Tenant           string    `json:"tenant,omitempty"`
-	Model            string    `json:"model"`
+	RequestID   string `json:"request_id"`
+	PrincipalID string `json:"principal_id"`
+	Tenant      string `json:"tenant,omitempty"`
+	Model       string `json:"model"`
+	// Protocol is the reservation's (see Request.Protocol): empty for
+	// requests settled before it was recorded, all chat completions.
+	Protocol         string    `json:"protocol,omitempty"`
 	PromptTokens     int64     `json:"prompt_tokens"`
 	CompletionTokens int64     `json:"completion_tokens"`
 	ReservedTokens   int64     `json:"reserved_tokens"`

@@ -63,8 +63,8 @@
 // the attribute ttl. dynalite has no TTL: there the items stay.
 //
 // reservations: one item per pending request, id the request id, with st
-// ("pending" or "settling"), the principal, tenant, model, tokens, the three
-// window starts and expires_at (which Extend moves later); a settling item
+// ("pending" or "settling"), the principal, tenant, model, protocol (the
+// inbound API, quota.Request.Protocol), tokens, the three window starts and expires_at (which Extend moves later); a settling item
 // also holds the usage, settled_at, settle_nonce, and late (1) for a late
 // settlement. by_expiry is sharded over expiry_shard
 // 0..15 (FNV-1a of the id), so that ExpireReservations queries 16
@@ -72,12 +72,15 @@
 // reservation's writes without a hot partition.
 //
 // ledger: one row per settled request (request_id, tenant, model,
-// prompt_tokens, completion_tokens, reserved_tokens, at; a late
+// protocol, prompt_tokens, completion_tokens, reserved_tokens, at; a late
 // settlement's row also its settle_nonce), keyed by
 // principal and at_id (time, then request id): a principal's usage is one
 // strongly consistent Query in time order. by_tenant is sharded over
 // tenant_shard "TENANT#00".."TENANT#15" (by request id; rows without a
 // tenant are not in it): a tenant's usage is 16 Queries, merged.
+// Attributes that are empty are left out (tenant, model, protocol): rows
+// written before protocol was recorded have none, meaning chat
+// completions, and need no migration.
 //
 // # Principal ids
 //

@@ -900,6 +900,7 @@ func reservationItem(r quota.Reservation) (item, error) {
 	}
 	setS(it, "tenant", r.Tenant)
 	setS(it, "model", r.Model)
+	setS(it, "protocol", r.Protocol)
 	// expires_at is always present, being the index's sort key: a zero
 	// ExpiresAt is stored as 0 and so expires at the next
 	// ExpireReservations, as "before now" says.
@@ -930,6 +931,7 @@ func decodeReservation(it item) (quota.Reservation, quota.Entry, error) {
 		PrincipalID: getS(it, "principal_id"),
 		Tenant:      getS(it, "tenant"),
 		Model:       getS(it, "model"),
+		Protocol:    getS(it, "protocol"),
 		Tokens:      d.n("tokens"),
 		Windows:     quota.Windows{Minute: d.time("minute"), Day: d.time("day"), Month: d.time("month")},
 		CreatedAt:   d.time("created_at"),
@@ -940,6 +942,7 @@ func decodeReservation(it item) (quota.Reservation, quota.Entry, error) {
 		PrincipalID:      r.PrincipalID,
 		Tenant:           r.Tenant,
 		Model:            r.Model,
+		Protocol:         r.Protocol,
 		PromptTokens:     d.n("prompt_tokens"),
 		CompletionTokens: d.n("completion_tokens"),
 		ReservedTokens:   r.Tokens,
@@ -963,6 +966,7 @@ func ledgerItem(e quota.Entry) (item, error) {
 		"reserved_tokens":   attrN(e.ReservedTokens),
 	}
 	setS(it, "model", e.Model)
+	setS(it, "protocol", e.Protocol)
 	if e.Tenant != "" {
 		it["tenant"] = attrS(e.Tenant)
 		it["tenant_shard"] = attrS(tenantShard(e.Tenant, shard(e.RequestID, ledgerTenantShards)))
@@ -980,6 +984,7 @@ func decodeEntry(it item) (quota.Entry, error) {
 		PrincipalID:      getS(it, "principal_id"),
 		Tenant:           getS(it, "tenant"),
 		Model:            getS(it, "model"),
+		Protocol:         getS(it, "protocol"),
 		PromptTokens:     d.n("prompt_tokens"),
 		CompletionTokens: d.n("completion_tokens"),
 		ReservedTokens:   d.n("reserved_tokens"),

@@ -16,13 +16,20 @@ import (
 // principal ids had a kind), with the statements run in it.
 func oldDatabase(t *testing.T, stmts ...string) string {
 	t.Helper()
+	return databaseAt(t, 2, stmts...)
+}
+
+// databaseAt creates a database as schema version v left it, with the
+// statements run in it.
+func databaseAt(t *testing.T, v int, stmts ...string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "aigate.db")
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, s := range append(migrations[:2:2], append([]string{`PRAGMA user_version = 2`}, stmts...)...) {
+	for _, s := range append(migrations[:v:v], append([]string{fmt.Sprintf(`PRAGMA user_version = %d`, v)}, stmts...)...) {
 		if _, err := db.ExecContext(t.Context(), s); err != nil {
 			t.Fatalf("%.60s: %v", s, err)
 		}
@@ -99,5 +106,45 @@ func TestMigrationGivesStoredPrincipalIDsTheirKind(t *testing.T) {
 	}
 	if err := reserve("r6", "jwt:#alice"); err != nil {
 		t.Fatalf("second request of alice: %v", err)
+	}
+}
+
+// Migration 4 adds the protocol to reservations and ledger rows: rows from
+// before read back with none (they were all chat completions), and a
+// request in flight across the upgrade settles with none; new ones keep
+// theirs.
+func TestMigrationLeavesEarlierRequestsWithoutAProtocol(t *testing.T) {
+	now := time.Now().UTC()
+	w := quota.WindowsAt(now)
+	path := databaseAt(t, 3,
+		`INSERT INTO usage_ledger VALUES (1, 'r1', 'key:k1', '', 'echo', 10, 5, 100)`,
+		fmt.Sprintf(`INSERT INTO quota_reservations VALUES ('r2', 'key:k1', '', 'echo', 15, %d, %d, %d, 3, %d)`,
+			w.Minute.UnixNano(), w.Day.UnixNano(), w.Month.UnixNano(), now.Add(time.Hour).UnixNano()),
+	)
+	s := open(t, path)
+	defer s.Close()
+	ctx := t.Context()
+	if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "r2"}, PromptTokens: 1, CompletionTokens: 1, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	r := quota.Reservation{ID: "r3", PrincipalID: "key:k1", Model: "echo", Protocol: "messages", Tokens: 1, Windows: w,
+		CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Settle(ctx, quota.Settlement{Reservation: r, PromptTokens: 1, CompletionTokens: 1, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Usage(ctx, quota.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range es {
+		got[e.RequestID] = e.Protocol
+	}
+	want := map[string]string{"r1": "", "r2": "", "r3": "messages"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("protocols by request = %v, want %v", got, want)
 	}
 }

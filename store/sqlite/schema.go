@@ -138,6 +138,13 @@ var migrations = []string{
 		CASE WHEN principal_id IN (SELECT id FROM keys) THEN 'key:' || principal_id ELSE 'jwt:#' || principal_id END;
 	UPDATE usage_ledger SET principal_id =
 		CASE WHEN principal_id IN (SELECT id FROM keys) THEN 'key:' || principal_id ELSE 'jwt:#' || principal_id END;`,
+
+	// 4: the inbound protocol of each request (quota.Request.Protocol:
+	// "chat", "embeddings", "responses", "messages") on its reservation and
+	// its ledger row. Rows from before have '': they were all chat
+	// completions (or embeddings), the only protocol there was.
+	`ALTER TABLE quota_reservations ADD COLUMN protocol TEXT NOT NULL DEFAULT '';
+	ALTER TABLE usage_ledger ADD COLUMN protocol TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate applies the migrations the database has not run yet, all in one

@@ -56,7 +56,7 @@ func (q *quotaStmts) all() []*sql.Stmt {
 }
 
 func (s *Store) prepareQuota(ctx context.Context) error {
-	const reservationColumns = `principal_id, tenant, model, tokens, minute_start, day_start, month_start`
+	const reservationColumns = `principal_id, tenant, model, protocol, tokens, minute_start, day_start, month_start`
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string
@@ -68,14 +68,14 @@ func (s *Store) prepareQuota(ctx context.Context) error {
 			RETURNING span, requests, tokens`},
 		{&s.quota.adjustWindows, `UPDATE quota_windows SET tokens = tokens + ?5 WHERE ` + windowsPredicate},
 		{&s.quota.insertReservation, `INSERT INTO quota_reservations
-			(id, ` + reservationColumns + `, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(id, ` + reservationColumns + `, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`},
 		{&s.quota.takeReservation, `DELETE FROM quota_reservations WHERE id = ? RETURNING ` + reservationColumns},
 		{&s.quota.takeExpired, `DELETE FROM quota_reservations WHERE expires_at < ? RETURNING ` + reservationColumns},
 		{&s.quota.extendReservation, `UPDATE quota_reservations SET expires_at = max(expires_at, ?2) WHERE id = ?1`},
 		{&s.quota.insertEntry, `INSERT INTO usage_ledger
-			(request_id, principal_id, tenant, model, prompt_tokens, completion_tokens, reserved_tokens, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+			(request_id, principal_id, tenant, model, protocol, prompt_tokens, completion_tokens, reserved_tokens, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		// The ledger is clustered by time: the range from ?1 on is read.
 		{&s.quota.settledSince, `SELECT 1 FROM usage_ledger WHERE at >= ?1 AND request_id = ?2 LIMIT 1`},
 		{&s.quota.pruneWindowsBefore, `DELETE FROM quota_windows WHERE span = ? AND start < ?`},
@@ -133,7 +133,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.L
 	var st quota.Status
 	err = s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.quota.insertReservation).ExecContext(ctx,
-			r.ID, r.PrincipalID, r.Tenant, r.Model, r.Tokens, wargs[1], wargs[2], wargs[3], created, expires)
+			r.ID, r.PrincipalID, r.Tenant, r.Model, r.Protocol, r.Tokens, wargs[1], wargs[2], wargs[3], created, expires)
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
@@ -208,14 +208,14 @@ func deny(r quota.Reservation, l authz.Limits, have map[string]used) *quota.Deni
 
 // pending is a reservation as takeReservation and takeExpired return it.
 type pending struct {
-	principal, tenant, model string
-	tokens                   int64
-	minute, day, month       int64
+	principal, tenant, model, protocol string
+	tokens                             int64
+	minute, day, month                 int64
 }
 
 func scanPending(row interface{ Scan(...any) error }) (pending, error) {
 	var p pending
-	err := row.Scan(&p.principal, &p.tenant, &p.model, &p.tokens, &p.minute, &p.day, &p.month)
+	err := row.Scan(&p.principal, &p.tenant, &p.model, &p.protocol, &p.tokens, &p.minute, &p.day, &p.month)
 	return p, err
 }
 
@@ -264,12 +264,12 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 		e = quota.Entry{
-			RequestID: st.Reservation.ID, PrincipalID: p.principal, Tenant: p.tenant, Model: p.model, Late: late,
+			RequestID: st.Reservation.ID, PrincipalID: p.principal, Tenant: p.tenant, Model: p.model, Protocol: p.protocol, Late: late,
 			PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: p.tokens,
 			At: fromNanos(at),
 		}
 		if _, err := tx.StmtContext(ctx, s.quota.insertEntry).ExecContext(ctx, e.RequestID, e.PrincipalID,
-			e.Tenant, e.Model, e.PromptTokens, e.CompletionTokens, e.ReservedTokens, at); err != nil {
+			e.Tenant, e.Model, e.Protocol, e.PromptTokens, e.CompletionTokens, e.ReservedTokens, at); err != nil {
 			return fmt.Errorf("sqlite: %s: ledger: %w", op, err)
 		}
 		return nil
@@ -309,7 +309,7 @@ func (s *Store) settleLate(ctx context.Context, tx *sql.Tx, st quota.Settlement)
 		return pending{}, err
 	}
 	return pending{
-		principal: r.PrincipalID, tenant: r.Tenant, model: r.Model, tokens: r.Tokens,
+		principal: r.PrincipalID, tenant: r.Tenant, model: r.Model, protocol: r.Protocol, tokens: r.Tokens,
 		minute: wargs[1].(int64), day: wargs[2].(int64), month: wargs[3].(int64),
 	}, nil
 }
@@ -434,7 +434,7 @@ func (s *Store) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, error)
 		}
 		where, args = append(where, "at >= ?"), append(args, since)
 	}
-	query := `SELECT request_id, principal_id, tenant, model, prompt_tokens, completion_tokens, reserved_tokens, at
+	query := `SELECT request_id, principal_id, tenant, model, protocol, prompt_tokens, completion_tokens, reserved_tokens, at
 		FROM usage_ledger`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
@@ -451,7 +451,7 @@ func (s *Store) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, error)
 			e  quota.Entry
 			at int64
 		)
-		if err := rows.Scan(&e.RequestID, &e.PrincipalID, &e.Tenant, &e.Model,
+		if err := rows.Scan(&e.RequestID, &e.PrincipalID, &e.Tenant, &e.Model, &e.Protocol,
 			&e.PromptTokens, &e.CompletionTokens, &e.ReservedTokens, &at); err != nil {
 			return nil, fmt.Errorf("sqlite: usage: %w", err)
 		}

@@ -26,6 +26,7 @@ func lapseTests() []conformanceTest {
 		{"SettleOfASettledRequestChangesNothing", testSettleOfSettledRequest},
 		{"ExtendRacingExpiryEitherExtendsOrFindsItGone", testExtendRacingExpiry},
 		{"ConcurrentSettlesOfOneRequestRecordItOnce", testConcurrentSettlesOfOneRequest},
+		{"SettledEntryKeepsTheReservationsProtocol", testSettledEntryKeepsProtocol},
 	}
 }
 
@@ -281,5 +282,59 @@ func testConcurrentSettlesOfOneRequest(t *testing.T, s store.Store) {
 			t.Errorf("round %d: ledger = %+v, want one entry of 75 tokens", i, es)
 		}
 		holds(t, s, r, 75, fmt.Sprint("round ", i))
+	}
+}
+
+// A reservation's protocol comes back on its entry, and in the ledger,
+// however it is settled: from the store's pending copy, or late from the
+// settlement's. None stays none (requests from before it was kept).
+func testSettledEntryKeepsProtocol(t *testing.T, s store.Store) {
+	for i, tc := range []struct {
+		protocol string
+		end      string // how the reservation stops being pending before Settle, if it does
+	}{
+		{"responses", ""},
+		{"messages", "expire"},
+		{"chat", "release"},
+		{"", ""},
+	} {
+		id := fmt.Sprintf("r%d", i)
+		at := usageBase.Add(time.Duration(i) * 24 * time.Hour) // apart, so expiring one leaves the others
+		r := reservation(id, "p", 100, at)
+		r.Protocol = tc.protocol
+		mustReserve(t, s, r, authz.Limits{})
+		late := false
+		switch tc.end {
+		case "expire":
+			mustExpire(t, s, r.ExpiresAt.Add(time.Millisecond), 1)
+			late = true
+		case "release":
+			if err := s.Release(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			late = true
+		}
+		// A pending reservation settles by its id alone, so the protocol
+		// can only come from the store's own copy.
+		st := settlement(quota.Reservation{ID: id}, 10, 20, at.Add(time.Second))
+		if late {
+			st.Reservation = r
+		}
+		e, err := s.Settle(t.Context(), st)
+		if err != nil {
+			t.Fatalf("Settle(%s, %q, %s): %v", id, tc.protocol, tc.end, err)
+		}
+		if e.Protocol != tc.protocol || e.Late != late {
+			t.Errorf("Settle(%s) of a %q reservation (%s) = protocol %q, late %v; want %q, %v",
+				id, tc.protocol, tc.end, e.Protocol, e.Late, tc.protocol, late)
+		}
+	}
+	got := map[string]string{}
+	for _, e := range mustUsage(t, s, quota.Query{}) {
+		got[e.RequestID] = e.Protocol
+	}
+	want := map[string]string{"r0": "responses", "r1": "messages", "r2": "chat", "r3": ""}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ledger protocols by request = %v, want %v", got, want)
 	}
 }

@@ -254,7 +254,7 @@ func (s *mapStore) Settle(ctx context.Context, st quota.Settlement) (quota.Entry
 	} else if err != nil {
 		return quota.Entry{}, err
 	}
-	e := quota.Entry{RequestID: r.ID, PrincipalID: r.PrincipalID, Tenant: r.Tenant, Model: r.Model,
+	e := quota.Entry{RequestID: r.ID, PrincipalID: r.PrincipalID, Tenant: r.Tenant, Model: r.Model, Protocol: r.Protocol,
 		PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: r.Tokens, At: ms(st.At)}
 	s.ledger = append(s.ledger, e)
 	e.Late = late
