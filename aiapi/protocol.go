@@ -13,7 +13,6 @@ import (
 
 	"github.com/aigate/aigate/aiapi/ijson"
 	"github.com/aigate/aigate/aiapi/provider"
-	"github.com/aigate/aigate/aiapi/provider/anthropic"
 	"github.com/aigate/aigate/quota"
 )
 
@@ -389,7 +388,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ctx context.Con
 		return
 	}
 	sw := startSSE(w, s.cfg.StreamWriteTimeout)
-	events := anthropic.NewEventReader(resp.Body)
+	events := provider.NewEventReader(resp.Body)
 	meter := in.newMeter()
 	var (
 		usage  *provider.Usage

@@ -338,7 +338,7 @@ func (c *Client) ChatStream(ctx context.Context, r *provider.ChatRequest) (provi
 			Err: fmt.Errorf("anthropic: streamed answer of type %q", ct)}
 	}
 	return &stream{
-		ctx: ctx, body: resp.Body, events: NewEventReader(resp.Body),
+		ctx: ctx, body: resp.Body, events: provider.NewEventReader(resp.Body),
 		chunks: chunker{id: "chatcmpl-" + r.RequestID, model: r.ResponseModel, created: c.created()},
 		fail:   func(e *errorBody) *provider.Error { return c.streamError(e, m) },
 		scrub:  c.scrub,

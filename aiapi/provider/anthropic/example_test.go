@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/aiapi/provider/anthropic"
 )
 
@@ -21,7 +22,7 @@ data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"outpu
 
 `
 	var m anthropic.StreamMeter
-	r := anthropic.NewEventReader(strings.NewReader(stream))
+	r := provider.NewEventReader(strings.NewReader(stream))
 	for {
 		typ, data, err := r.Next()
 		if err != nil {

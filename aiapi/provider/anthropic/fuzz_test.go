@@ -40,7 +40,7 @@ func FuzzStreamMeter(f *testing.F) {
 	f.Add("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":-1}}\n\n")
 	f.Fuzz(func(t *testing.T, stream string) {
 		var m StreamMeter
-		r := NewEventReader(strings.NewReader(stream))
+		r := provider.NewEventReader(strings.NewReader(stream))
 		var last provider.Usage
 		for {
 			typ, data, err := r.Next()

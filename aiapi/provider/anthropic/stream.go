@@ -135,7 +135,7 @@ func (c chunker) chunk(d *chatDelta, finish *string, u *chatUsage) []byte {
 type stream struct {
 	ctx    context.Context
 	body   io.ReadCloser
-	events *EventReader
+	events *provider.EventReader
 	chunks chunker
 	meter  StreamMeter
 	fail   func(*errorBody) *provider.Error // an error event as an *Error

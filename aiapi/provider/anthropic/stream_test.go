@@ -196,7 +196,7 @@ func TestEventReaderReadsTheEventStreamFormat(t *testing.T) {
 		"event: ignored\n\n" + // no data: nothing dispatched, its type forgotten
 		"data: {\"type\":\"ping\"}\nid: 7\n\n" +
 		"event: message_stop\ndata: {}" // the last event needs no blank line
-	r := anthropic.NewEventReader(strings.NewReader(in))
+	r := provider.NewEventReader(strings.NewReader(in))
 	for _, want := range [][2]string{{"message_start", "{\"a\":\n1}"}, {"", `{"type":"ping"}`}, {"message_stop", "{}"}} {
 		typ, data, err := r.Next()
 		if err != nil || typ != want[0] || string(data) != want[1] {
@@ -206,8 +206,8 @@ func TestEventReaderReadsTheEventStreamFormat(t *testing.T) {
 	if _, _, err := r.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("after the last event: %v, want EOF", err)
 	}
-	long := anthropic.NewEventReader(strings.NewReader("data: " + strings.Repeat("x", anthropic.MaxEventBytes+1) + "\n\n"))
-	if _, _, err := long.Next(); !errors.Is(err, anthropic.ErrEventTooLarge) {
+	long := provider.NewEventReader(strings.NewReader("data: " + strings.Repeat("x", provider.MaxEventBytes+1) + "\n\n"))
+	if _, _, err := long.Next(); !errors.Is(err, provider.ErrEventTooLarge) {
 		t.Errorf("an event too large: %v", err)
 	}
 }
@@ -264,7 +264,7 @@ func TestStreamMeterOnACutForwardedStream(t *testing.T) {
 		usage *provider.Usage
 		out   int64
 	)
-	r := anthropic.NewEventReader(resp.Body)
+	r := provider.NewEventReader(resp.Body)
 	for {
 		typ, data, err := r.Next()
 		if err != nil {

@@ -338,13 +338,13 @@ func (c *Client) ChatStream(ctx context.Context, r *provider.ChatRequest) (provi
 		return nil, &provider.Error{Kind: provider.Upstream, Message: "the upstream did not stream",
 			Err: fmt.Errorf("openai: streamed answer of type %q", ct)}
 	}
-	return &stream{ctx: ctx, body: resp.Body, events: newSSEReader(resp.Body), model: r.ResponseModel, scrub: c.scrubKey}, nil
+	return &stream{ctx: ctx, body: resp.Body, events: provider.NewEventReader(resp.Body), model: r.ResponseModel, scrub: c.scrubKey}, nil
 }
 
 type stream struct {
 	ctx    context.Context
 	body   io.ReadCloser
-	events *sseReader
+	events *provider.EventReader
 	model  string
 	scrub  func(string) string // for causes, which are logged
 	done   bool
@@ -354,7 +354,7 @@ func (s *stream) Next() (provider.Chunk, error) {
 	if s.done {
 		return provider.Chunk{}, io.EOF
 	}
-	data, err := s.events.next()
+	_, data, err := s.events.Next()
 	if err != nil {
 		if ctxErr := s.ctx.Err(); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
 			return provider.Chunk{}, ctxErr

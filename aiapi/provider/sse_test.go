@@ -1,4 +1,4 @@
-package openai
+package provider
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 
 func events(t *testing.T, stream string) ([]string, error) {
 	t.Helper()
-	r := newSSEReader(strings.NewReader(stream))
+	r := NewEventReader(strings.NewReader(stream))
 	var out []string
 	for {
-		data, err := r.next()
+		_, data, err := r.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return out, nil
@@ -54,12 +54,12 @@ func TestSSEReaderFollowsTheEventStreamFormat(t *testing.T) {
 }
 
 func TestSSEReaderBoundsAnEvent(t *testing.T) {
-	huge := "data: " + strings.Repeat("x", maxEventBytes+1) + "\n\n"
-	if _, err := events(t, huge); !errors.Is(err, errEventTooLarge) {
+	huge := "data: " + strings.Repeat("x", MaxEventBytes+1) + "\n\n"
+	if _, err := events(t, huge); !errors.Is(err, ErrEventTooLarge) {
 		t.Errorf("an event over the bound: %v", err)
 	}
 	many := strings.Repeat("data: "+strings.Repeat("x", 1<<20)+"\n", 9) + "\n"
-	if _, err := events(t, many); !errors.Is(err, errEventTooLarge) {
+	if _, err := events(t, many); !errors.Is(err, ErrEventTooLarge) {
 		t.Errorf("many lines over the bound: %v", err)
 	}
 	long := "data: " + strings.Repeat("y", 100<<10) + "\n\n"
@@ -73,9 +73,9 @@ func TestSSEReaderBoundsAnEvent(t *testing.T) {
 func FuzzSSEReader(f *testing.F) {
 	f.Add("data: {\"a\":1}\n\ndata: [DONE]\n\n")
 	f.Fuzz(func(t *testing.T, stream string) {
-		r := newSSEReader(strings.NewReader(stream))
+		r := NewEventReader(strings.NewReader(stream))
 		for range len(stream) + 1 {
-			data, err := r.next()
+			_, data, err := r.Next()
 			if err != nil {
 				return
 			}

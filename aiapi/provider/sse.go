@@ -1,4 +1,4 @@
-package anthropic
+package provider
 
 import (
 	"bufio"
@@ -13,12 +13,14 @@ import (
 const MaxEventBytes = 8 << 20
 
 // ErrEventTooLarge is returned for an event over MaxEventBytes.
-var ErrEventTooLarge = fmt.Errorf("anthropic: server-sent event over %d bytes", MaxEventBytes)
+var ErrEventTooLarge = fmt.Errorf("provider: server-sent event over %d bytes", MaxEventBytes)
 
 // EventReader reads server-sent events (the WHATWG event stream format) as
-// the Messages API sends them: an "event:" line naming the type, "data:"
-// lines joined by "\n", dispatched at a blank line. Comments and the id and
-// retry fields are skipped.
+// every upstream protocol sends them: an optional "event:" line naming the
+// type (the Responses and Messages APIs), "data:" lines joined by "\n",
+// dispatched at a blank line (chat completions carry everything in data).
+// Comments and the id and retry fields are skipped. The one reader of
+// upstream streams: the providers and the AI API's pass-through use it.
 type EventReader struct {
 	br   *bufio.Reader
 	name []byte
