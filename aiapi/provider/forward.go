@@ -3,7 +3,9 @@ package provider
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"time"
 )
 
 // Protocol is an API protocol the AI API serves and a provider may speak.
@@ -60,4 +62,21 @@ type ForwardResponse struct {
 	// Header holds the upstream's Content-Type and request id headers.
 	Header http.Header
 	Body   io.ReadCloser
+}
+
+// NewHTTPClient is the HTTP client a provider uses when it is given none:
+// deadlines come from each call's context, and the transport keeps up to
+// 256 idle connections to the upstream (http.DefaultTransport keeps 2,
+// which under concurrency means a new connection per request).
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}}
 }
