@@ -48,8 +48,8 @@ type ForwardRequest struct {
 	// Stream says the answer is server-sent events.
 	Stream bool
 	// Header holds only what the protocol forwards (anthropic-version,
-	// anthropic-beta, already filtered for this provider); never the
-	// caller's credential.
+	// anthropic-beta as the caller sent them; the provider drops the betas
+	// its upstream refuses); never the caller's credential.
 	Header http.Header
 	// Model is the upstream model id; ResponseModel the caller's name for
 	// it, which the answer must name instead.
