@@ -57,9 +57,10 @@ func (s Spec) Validate(now time.Time) error {
 	if strings.TrimSpace(s.Name) == "" {
 		return fmt.Errorf("%w: name is required", ErrInvalid)
 	}
+	// The authorizer's rule, so that no key is issued that it would deny.
 	for _, m := range s.Models {
-		if m == "" || strings.ContainsAny(m, ", \t\r\n") {
-			return fmt.Errorf("%w: model pattern %q must be non-empty, without commas or spaces", ErrInvalid, m)
+		if err := authz.CheckModelPattern(m); err != nil {
+			return fmt.Errorf("%w: model pattern %q: %v", ErrInvalid, m, err)
 		}
 	}
 	l := s.Limits

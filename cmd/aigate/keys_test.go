@@ -137,6 +137,7 @@ func TestBadInputExitsTwoAndChangesNothing(t *testing.T) {
 		{"keys", "create", "--name", "x", "--expires", "yesterday"},
 		{"keys", "create", "--name", "x", "--expires", "2001-01-01T00:00:00Z"},
 		{"keys", "create", "--name", "x", "--models", "a b"},
+		{"keys", "create", "--name", "x", "--models", "gpt#4"},
 		{"keys", "create", "--name", "x", "--bogus"},
 		{"keys", "create", "--name", "x", "extra"},
 		{"keys", "show"},
