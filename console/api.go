@@ -1,7 +1,6 @@
 package console
 
 import (
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -409,5 +408,3 @@ func (c *Console) apiSignOut(w http.ResponseWriter, r *http.Request, a *admin) e
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
-
