@@ -24,7 +24,7 @@ commands:
   store       create the DynamoDB tables (store init)
   version     print the version
 
-Every command takes --data DIR (env AIGATE_DATA, default ./.aigate) and, before or after the command,
+Every command takes, before or after it, --data DIR (env AIGATE_DATA, default ./.aigate) and
 --store URL (env AIGATE_STORE: sqlite:PATH or dynamodb://PREFIX?region=R&endpoint=URL).
 Run 'aigate <command> -h' for its flags.
 `
