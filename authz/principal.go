@@ -24,6 +24,13 @@ const (
 	StatusExpired Status = "expired"
 )
 
+// Role is what a key may administer. The zero role administers nothing.
+type Role string
+
+// RoleAdmin may use the admin API and the console (package console). It
+// grants no model: an admin key calls models only if its Models say so.
+const RoleAdmin Role = "admin"
+
 // Limits are a principal's rate limits and token budgets. Zero means
 // unlimited for that dimension.
 type Limits struct {
@@ -63,6 +70,8 @@ type Key struct {
 	Models []string `json:"models"`
 	Limits Limits   `json:"limits"`
 	Status Status   `json:"status"`
+	// Role is "" for an ordinary key, RoleAdmin for an administrator's.
+	Role Role `json:"role,omitempty"`
 
 	// SecretHash is the keyed hash of the current secret (apikey.Hasher).
 	SecretHash []byte `json:"-"`

@@ -36,6 +36,9 @@ type Spec struct {
 	Limits             authz.Limits
 	ExpiresAt          time.Time // zero: never
 	UsageIdentifierKey string
+	// Role is the key's role; RoleAdmin lets it use the console and the
+	// admin API. It grants no model: Models still say what it may call.
+	Role authz.Role
 }
 
 // Issued is a key together with its full secret form, which exists only in
@@ -67,6 +70,9 @@ func (s Spec) Validate(now time.Time) error {
 	if l.RPM < 0 || l.TPM < 0 || l.TokensPerDay < 0 || l.TokensPerMonth < 0 {
 		return fmt.Errorf("%w: limits must not be negative", ErrInvalid)
 	}
+	if s.Role != "" && s.Role != authz.RoleAdmin {
+		return fmt.Errorf("%w: role %q is not %q", ErrInvalid, s.Role, authz.RoleAdmin)
+	}
 	if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
 		return fmt.Errorf("%w: expiry %s is not in the future", ErrInvalid, s.ExpiresAt.Format(time.RFC3339))
 	}
@@ -92,6 +98,7 @@ func (m *Manager) Create(ctx context.Context, s Spec) (*Issued, error) {
 			Models:             append([]string(nil), s.Models...),
 			Limits:             s.Limits,
 			Status:             authz.StatusActive,
+			Role:               s.Role,
 			SecretHash:         m.Hasher.Hash(k),
 			UsageIdentifierKey: s.UsageIdentifierKey,
 			CreatedAt:          now,
@@ -102,7 +109,7 @@ func (m *Manager) Create(ctx context.Context, s Spec) (*Issued, error) {
 		if s.ExpiresAt.IsZero() {
 			key.ExpiresAt = time.Time{}
 		}
-		ev := authz.AuditEvent{KeyID: k.ID, Action: authz.ActionCreated, Actor: m.Actor, At: now, Detail: "name=" + s.Name}
+		ev := authz.AuditEvent{KeyID: k.ID, Action: authz.ActionCreated, Actor: m.Actor, At: now, Detail: createdDetail(s)}
 		err = m.Store.CreateKey(ctx, key, ev)
 		if errors.Is(err, store.ErrExists) {
 			continue
@@ -113,6 +120,15 @@ func (m *Manager) Create(ctx context.Context, s Spec) (*Issued, error) {
 		return &Issued{Key: key, Secret: full}, nil
 	}
 	return nil, errors.New("keys: create: could not find a free key id")
+}
+
+// createdDetail is the "created" event's detail: the name, and the role
+// when there is one, so the audit log shows when an admin was made.
+func createdDetail(s Spec) string {
+	if s.Role != "" {
+		return "name=" + s.Name + " role=" + string(s.Role)
+	}
+	return "name=" + s.Name
 }
 
 // Revoke stops a key at once. Revoking a revoked key changes nothing and

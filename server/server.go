@@ -19,6 +19,7 @@ import (
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/console"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/jwtauth/devissuer"
@@ -132,10 +133,18 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The console sits beside the gateway, not behind it: no gateway route
+	// or authorizer decision reaches it, and it authenticates admin keys
+	// itself.
+	cons, err := console.New(&console.Console{Store: s.store, Hasher: s.hasher, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	if s.issuer != nil {
 		mux.Handle("GET /.well-known/", s.issuer.Handler())
 	}
+	mux.Handle("/console/", cons)
 	mux.Handle("/", s.gateway)
 	s.handler = mux
 	return s, nil

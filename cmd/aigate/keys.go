@@ -19,7 +19,7 @@ import (
 
 const keysUsage = `usage: aigate keys <create|list|show|revoke|rotate> [flags]
 
-  create --name NAME [--tenant T] [--models 'glob,glob'] [--rpm N] [--tpm N]
+  create --name NAME [--admin] [--tenant T] [--models 'glob,glob'] [--rpm N] [--tpm N]
          [--tokens-per-day N] [--tokens-per-month N] [--expires DURATION|RFC3339] [--json]
   list [--tenant T] [--json]
   show ID [--json]
@@ -93,7 +93,8 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("keys create", stderr, &s)
 	name := fs.String("name", "", "a name for the key (required)")
 	tenant := fs.String("tenant", "", "tenant the key belongs to")
-	models := fs.String("models", "*", "comma-separated model globs the key may use ('' for none: every call is denied)")
+	models := fs.String("models", "*", "comma-separated model globs the key may use ('' for none: every call is denied; with --admin the default is none)")
+	admin := fs.Bool("admin", false, "an admin key: it signs in to the console and calls the admin API (and no model unless --models is given)")
 	var l authz.Limits
 	fs.Int64Var(&l.RPM, "rpm", 0, "requests per minute (0: unlimited)")
 	fs.Int64Var(&l.TPM, "tpm", 0, "tokens per minute (0: unlimited)")
@@ -117,6 +118,14 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	spec := keys.Spec{Name: *name, Tenant: *tenant, Models: splitList(*models), Limits: l, UsageIdentifierKey: *usageKey}
+	if *admin {
+		spec.Role = authz.RoleAdmin
+		if !flagSet(fs, "models") {
+			// An admin key's job is administration: it calls models only
+			// when asked for explicitly.
+			spec.Models = nil
+		}
+	}
 	now := time.Now()
 	if *expires != "" {
 		if spec.ExpiresAt, err = parseExpiry(*expires, now); err != nil {
@@ -138,6 +147,13 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return printIssued(stdout, issued, *asJSON, "created")
 }
 
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func printIssued(w io.Writer, is *keys.Issued, asJSON bool, what string) error {
 	if asJSON {
 		return writeJSON(w, struct {
@@ -149,6 +165,9 @@ func printIssued(w io.Writer, is *keys.Issued, asJSON bool, what string) error {
 	fmt.Fprintf(w, "Key %s %s (name %q", k.ID, what, k.Name)
 	if k.Tenant != "" {
 		fmt.Fprintf(w, ", tenant %q", k.Tenant)
+	}
+	if k.Role != "" {
+		fmt.Fprintf(w, ", role %s", k.Role)
 	}
 	fmt.Fprintf(w, ", models %s).\n\n    %s\n\nThis is the only time the key is shown: store it now.\n", strings.Join(k.Models, ","), is.Secret)
 	if !k.PreviousExpiresAt.IsZero() {
@@ -228,6 +247,9 @@ func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%s\nname:\t%s\ntenant:\t%s\nstatus:\t%s\nmodels:\t%s\n", v.ID, v.Name, dash(v.Tenant), v.Status, strings.Join(v.Models, ","))
+	if v.Role != "" {
+		fmt.Fprintf(tw, "role:\t%s\n", v.Role)
+	}
 	fmt.Fprintf(tw, "limits:\trpm %s, tpm %s, tokens/day %s, tokens/month %s\n",
 		limit(v.Limits.RPM), limit(v.Limits.TPM), limit(v.Limits.TokensPerDay), limit(v.Limits.TokensPerMonth))
 	fmt.Fprintf(tw, "created:\t%s\nexpires:\t%s\n", v.CreatedAt.Format(time.RFC3339), timeOrDash(v.ExpiresAt))
@@ -316,6 +338,7 @@ type keyView struct {
 	Models            []string     `json:"models"`
 	Limits            authz.Limits `json:"limits"`
 	Status            authz.Status `json:"status"`
+	Role              authz.Role   `json:"role,omitempty"`
 	CreatedAt         time.Time    `json:"created_at"`
 	UpdatedAt         time.Time    `json:"updated_at"`
 	ExpiresAt         time.Time    `json:"expires_at,omitzero"`
@@ -330,7 +353,7 @@ func viewOf(k *authz.Key, now time.Time) keyView {
 	}
 	return keyView{
 		ID: k.ID, Name: k.Name, Tenant: k.Tenant, Models: models, Limits: k.Limits,
-		Status: keys.StatusAt(k, now), CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
+		Status: keys.StatusAt(k, now), Role: k.Role, CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
 		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, PreviousExpiresAt: k.PreviousExpiresAt,
 	}
 }

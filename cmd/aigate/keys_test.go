@@ -206,3 +206,31 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestKeysCreateAdminHasTheRoleAndNoModelsUnlessGiven(t *testing.T) {
+	c := newCLI(t)
+	for _, tc := range []struct {
+		args       []string
+		wantModels string
+	}{
+		{[]string{"--name", "ops", "--admin"}, ""},
+		{[]string{"--name", "ops-and-models", "--admin", "--models", "echo"}, "echo"},
+	} {
+		k := c.create(tc.args...)
+		var shown struct {
+			Role   string   `json:"role"`
+			Models []string `json:"models"`
+		}
+		out := c.ok("keys", "show", k.ID, "--json")
+		if err := json.Unmarshal([]byte(out), &shown); err != nil {
+			t.Fatalf("keys show --json printed %q: %v", out, err)
+		}
+		if shown.Role != "admin" || strings.Join(shown.Models, ",") != tc.wantModels {
+			t.Errorf("keys create %v: stored role %q, models %q; want admin, %q", tc.args, shown.Role, shown.Models, tc.wantModels)
+		}
+	}
+	plain := c.create("--name", "svc")
+	if out := c.ok("keys", "show", plain.ID, "--json"); strings.Contains(out, `"role"`) {
+		t.Errorf("a key created without --admin shows a role: %s", out)
+	}
+}

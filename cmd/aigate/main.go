@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -23,7 +24,7 @@ commands:
   store       create the DynamoDB tables (store init)
   version     print the version
 
-Every command takes --data DIR (env AIGATE_DATA, default ./.aigate) and
+Every command takes, before or after it, --data DIR (env AIGATE_DATA, default ./.aigate) and
 --store URL (env AIGATE_STORE: sqlite:PATH or dynamodb://PREFIX?region=R&endpoint=URL).
 Run 'aigate <command> -h' for its flags.
 `
@@ -64,6 +65,24 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
+// globalFlags takes --data and --store (with "=" or a separate value, one
+// or two dashes) from before the command, so that "aigate --data DIR keys
+// list" works like "aigate keys list --data DIR".
+func globalFlags(args []string) (global, rest []string) {
+	for len(args) > 0 {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if !strings.HasPrefix(args[0], "-") || (name != "data" && name != "store") {
+			break
+		}
+		if hasValue || len(args) == 1 {
+			global, args = append(global, args[0]), args[1:]
+			continue
+		}
+		global, args = append(global, args[0], args[1]), args[2:]
+	}
+	return global, args
+}
+
 // errSilent marks an exit whose message was already written.
 var errSilent = errors.New("silent")
 
@@ -72,7 +91,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return &exitError{code: 2, err: errSilent}
 	}
-	cmd, rest := args[0], args[1:]
+	global, args := globalFlags(args)
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &exitError{code: 2, err: errSilent}
+	}
+	// Every command's flag set takes --data and --store anywhere after
+	// the command: global flags given before it go after it.
+	cmd, rest := args[0], append(args[1:len(args):len(args)], global...)
 	switch cmd {
 	case "keys":
 		return runKeys(ctx, rest, stdout, stderr)

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,6 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer srv.Close()
 
 	base := "http://" + ln.Addr().String()
+	if err := writeServeAddr(s.DataDir, ln.Addr().String()); err != nil {
+		logger.Warn("aigate serve: could not record the listen address for aigate token", "error", err)
+	}
 	fmt.Fprintf(stdout, "aigate serve: listening on %s (data %s)\n", base, s.DataDir)
 	first, err := srv.EnsureKey(ctx)
 	if err != nil {
@@ -172,6 +177,30 @@ func registererOrNil(r *prometheus.Registry) prometheus.Registerer {
 		return nil
 	}
 	return r
+}
+
+// serveAddrFile, in the data directory, holds the address the last `aigate
+// serve` listened on, so that `aigate token` names the issuer that serve
+// trusts without repeating --addr.
+const serveAddrFile = "serve.addr"
+
+func writeServeAddr(dataDir, addr string) error {
+	if dataDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dataDir, serveAddrFile), []byte(addr+"\n"), 0o600)
+}
+
+// readServeAddr returns the recorded address, or "" when there is none.
+func readServeAddr(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, serveAddrFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func envOr(name, def string) string {

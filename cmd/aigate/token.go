@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/aigate/aigate/jwtauth/devissuer"
 	"github.com/aigate/aigate/server"
@@ -22,7 +24,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	models := fs.String("models", "*", "comma-separated model globs")
 	plan := fs.String("plan", "", "plan (named limits from the serve config's jwt.plans)")
 	ttlFlag := fs.String("ttl", "1h", "lifetime (90m, 1h, 7d)")
-	addr := fs.String("addr", envOr("AIGATE_ADDR", "127.0.0.1:8080"), "the address aigate serve listens on: it names the issuer (env AIGATE_ADDR)")
+	addr := fs.String("addr", os.Getenv("AIGATE_ADDR"), "the address aigate serve listens on: it names the issuer (env AIGATE_ADDR; default: where serve last listened with this --data, else 127.0.0.1:8080)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -36,6 +38,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ttl, err := parseDuration(*ttlFlag)
 	if err != nil || ttl <= 0 {
 		return usageErr("--ttl: %q is not a positive duration", *ttlFlag)
+	}
+	if *addr == "" {
+		*addr = cmp.Or(readServeAddr(s.DataDir), "127.0.0.1:8080")
 	}
 	iss, err := devissuer.LoadOrCreate(s.DataDir, server.IssuerURLFor(*addr))
 	if err != nil {

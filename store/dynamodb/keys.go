@@ -332,6 +332,7 @@ func keyItem(k *authz.Key, ev authz.AuditEvent) (item, error) {
 	setS(it, "name", k.Name)
 	setS(it, "tenant", k.Tenant)
 	setS(it, "status", string(k.Status))
+	setS(it, "role", string(k.Role))
 	setB(it, "secret_hash", k.SecretHash)
 	setB(it, "previous_secret_hash", k.PreviousSecretHash)
 	setS(it, "usage_identifier_key", k.UsageIdentifierKey)
@@ -371,6 +372,7 @@ func decodeKey(it item) (*authz.Key, error) {
 			TokensPerMonth: d.n("tokens_per_month"),
 		},
 		Status:             authz.Status(getS(it, "status")),
+		Role:               authz.Role(getS(it, "role")),
 		SecretHash:         getB(it, "secret_hash"),
 		PreviousSecretHash: getB(it, "previous_secret_hash"),
 		PreviousExpiresAt:  d.time("previous_expires_at"),

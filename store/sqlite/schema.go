@@ -145,6 +145,10 @@ var migrations = []string{
 	// completions (or embeddings), the only protocol there was.
 	`ALTER TABLE quota_reservations ADD COLUMN protocol TEXT NOT NULL DEFAULT '';
 	ALTER TABLE usage_ledger ADD COLUMN protocol TEXT NOT NULL DEFAULT '';`,
+
+	// 5: a key's role (authz.Key.Role): '' for an ordinary key, 'admin' for
+	// one that may use the console. Keys from before are ordinary.
+	`ALTER TABLE keys ADD COLUMN role TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate applies the migrations the database has not run yet, all in one

@@ -81,6 +81,7 @@ func NewKey(id string) *authz.Key {
 			TokensPerMonth: 40_000_000,
 		},
 		Status:             authz.StatusActive,
+		Role:               authz.RoleAdmin,
 		SecretHash:         secret[:],
 		PreviousSecretHash: previous[:],
 		PreviousExpiresAt:  base.Add(24*time.Hour + 123_456*time.Nanosecond),
@@ -205,6 +206,7 @@ func diffKey(got, want *authz.Key) []string {
 	field("Models", slices.Equal(got.Models, want.Models) && got.Models != nil, fmt.Sprintf("%#v", got.Models), fmt.Sprintf("%#v", want.Models))
 	field("Limits", got.Limits == want.Limits, got.Limits, want.Limits)
 	field("Status", got.Status == want.Status, got.Status, want.Status)
+	field("Role", got.Role == want.Role, got.Role, want.Role)
 	field("SecretHash", sameHash(got.SecretHash, want.SecretHash), got.SecretHash, want.SecretHash)
 	field("PreviousSecretHash", sameHash(got.PreviousSecretHash, want.PreviousSecretHash), got.PreviousSecretHash, want.PreviousSecretHash)
 	field("PreviousExpiresAt", sameTime(got.PreviousExpiresAt, want.PreviousExpiresAt), got.PreviousExpiresAt, want.PreviousExpiresAt)
@@ -491,7 +493,7 @@ func testUpdate(t *testing.T, s store.Store) {
 	revoked.Limits = authz.Limits{}
 	revoked.Status, revoked.RevokedAt = authz.StatusRevoked, base.Add(10*time.Hour)
 	revoked.PreviousSecretHash, revoked.PreviousExpiresAt = nil, time.Time{}
-	revoked.ExpiresAt, revoked.UsageIdentifierKey = time.Time{}, ""
+	revoked.ExpiresAt, revoked.UsageIdentifierKey, revoked.Role = time.Time{}, "", ""
 	revoked.Version++
 	want := revoked
 	want.Models = []string{}
