@@ -39,15 +39,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange)
 		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: req.body, Inputs: req.inputs,
 	})
 	if err != nil {
-		x.err = err
-		status, typ, code, msg := failure(r, ctx, err)
-		if status == 499 {
-			x.status = status
-		}
-		s.release(r, x, res)
-		if status != 499 {
-			writeError(w, status, typ, code, "", msg)
-		}
+		// The failure path chat takes: a caller who hung up is charged the
+		// prompt, which the upstream may already have read.
+		s.failedBeforeOutput(w, r, ctx, x, res, int64(len(body)), err, writeError)
 		return
 	}
 	// Without the upstream's count: token arrays are counted exactly, texts

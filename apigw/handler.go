@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/aigate/aigate/authz"
@@ -81,6 +82,10 @@ func (h *Handler) Authorize(ctx context.Context, payload []byte) (any, error) {
 	if d.Outcome == authz.Unauthorized {
 		return nil, ErrUnauthorized
 	}
+	// The answer gets a context of its own: a Decider may hand the same
+	// decision to every caller of a credential (a cache), and whoever
+	// receives the answer may change it.
+	ctxMap := maps.Clone(d.Context)
 	if ev.Format == FormatHTTPV2 && !h.IAMForHTTPAPI {
 		authorized := false
 		if d.Outcome == authz.Allow {
@@ -92,7 +97,7 @@ func (h *Handler) Authorize(ctx context.Context, payload []byte) (any, error) {
 				log.InfoContext(ctx, "authorizer: route outside the scope", "route_key", ev.RouteKey)
 			}
 		}
-		return &SimpleResponse{IsAuthorized: authorized, Context: d.Context}, nil
+		return &SimpleResponse{IsAuthorized: authorized, Context: ctxMap}, nil
 	}
 	arn, err := policy.ParseMethodARN(ev.ResourceARN())
 	if err != nil {
@@ -102,7 +107,7 @@ func (h *Handler) Authorize(ctx context.Context, payload []byte) (any, error) {
 	return &IAMResponse{
 		PrincipalID:        d.Principal.ID,
 		PolicyDocument:     PolicyFor(d, arn),
-		Context:            d.Context,
+		Context:            ctxMap,
 		UsageIdentifierKey: d.Principal.UsageIdentifierKey,
 	}, nil
 }

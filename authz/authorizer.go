@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +41,8 @@ func (o Outcome) String() string {
 // Decision is the authorizer's answer for one credential. It does not depend
 // on the route being called: API Gateway caches it and applies it to every
 // later route, so the Scope must cover everything the principal may call.
+// Every Decide returns a decision of its own (Principal, Scope and Context
+// included): a caller may change it without changing anyone else's.
 type Decision struct {
 	Outcome   Outcome
 	Principal *Principal // nil when Unauthorized
@@ -46,8 +50,7 @@ type Decision struct {
 	// IAM wildcards (e.g. "GET/v1/models/*"). apigw turns them into
 	// resource ARNs anchored at the event's API and stage.
 	Scope []string
-	// Context is what the integration receives: scalars only. Shared and
-	// read-only: callers must not modify it.
+	// Context is what the integration receives: scalars only.
 	Context map[string]any
 	// Reason says why, for logs only; never shown to the caller and never
 	// holding a secret.
@@ -66,12 +69,15 @@ type KeyUpdater interface {
 	UpdateKey(ctx context.Context, k *Key, ev AuditEvent) error
 }
 
-// DefaultRoutes is the scope of an allowed principal when Config.Routes is
-// empty: exactly the AI API's routes, each with its verb. No pattern starts
-// with a wildcard: IAM's '*' spans '/', so "*/v1/*" would also grant
+// DefaultRoutes returns the scope of an allowed principal when Config.Routes
+// is empty: exactly the AI API's routes, each with its verb. No pattern
+// starts with a wildcard: IAM's '*' spans '/', so "*/v1/*" would also grant
 // "GET/admin/v1/users". A trailing '*' stands for a model or response id,
-// which may itself hold '/'.
-var DefaultRoutes = []string{
+// which may itself hold '/'. Each call returns a new slice: the default
+// every Authorizer shares cannot be changed through it.
+func DefaultRoutes() []string { return slices.Clone(defaultRoutes) }
+
+var defaultRoutes = []string{
 	"POST/v1/chat/completions",
 	"POST/v1/embeddings",
 	"GET/v1/models",
@@ -96,7 +102,8 @@ type Config struct {
 	// Tokens verifies JWTs. Nil: JWTs are never accepted.
 	Tokens TokenVerifier
 	// Routes is the scope granted to every allowed principal (see
-	// Decision.Scope and ModelPlaceholder). Empty: DefaultRoutes.
+	// Decision.Scope and ModelPlaceholder). Empty: DefaultRoutes. New
+	// copies it: changing the slice later changes nothing.
 	Routes []string
 	// CacheTTL keeps looked-up keys in memory for this long, so a warm
 	// Lambda answers without a store read. It bounds how long a revocation
@@ -133,9 +140,9 @@ func New(cfg Config) (*Authorizer, error) {
 	if cfg.Actor == "" {
 		cfg.Actor = "authorizer"
 	}
-	routes := cfg.Routes
+	routes := slices.Clone(cfg.Routes)
 	if len(routes) == 0 {
-		routes = DefaultRoutes
+		routes = defaultRoutes // never written: scopeFor only reads it
 	}
 	for _, r := range routes {
 		verb, path, ok := strings.Cut(r, "/")
@@ -174,7 +181,9 @@ func (a *Authorizer) Decide(ctx context.Context, credential string) (Decision, e
 		if err != nil {
 			return Decision{}, fmt.Errorf("authz: verify token: %w", err)
 		}
-		return a.decideFor(p, a.contextFor(p)), nil
+		// The verifier may keep p in its token cache: the decision gets
+		// a copy.
+		return a.decideFor(p, a.contextFor(p)).clone(), nil
 	default:
 		return withReason(unauthorized, "unrecognised credential"), nil
 	}
@@ -220,9 +229,25 @@ func (a *Authorizer) decideAPIKey(ctx context.Context, credential string) (Decis
 		return withReason(unauthorized, "expired api key"), nil
 	}
 	if previous {
-		return entry.previous, nil
+		return entry.previous.clone(), nil
 	}
-	return entry.decision, nil
+	return entry.decision.clone(), nil
+}
+
+// clone returns d with a Principal, Scope and Context of its own. Cached
+// decisions are handed out only through it, so that a caller changing its
+// decision cannot change what the next caller of the same key is told.
+// The cost, a few small allocations per warm decision, is measured by
+// BenchmarkAuthorizeAPIKey.
+func (d Decision) clone() Decision {
+	if d.Principal != nil {
+		p := *d.Principal
+		p.Models = slices.Clone(p.Models)
+		d.Principal = &p
+	}
+	d.Scope = slices.Clone(d.Scope)
+	d.Context = maps.Clone(d.Context)
+	return d
 }
 
 // secretMatches checks the current secret and, during a rotation's grace
@@ -259,7 +284,7 @@ func (a *Authorizer) recordExpired(ctx context.Context, key *Key, now time.Time)
 }
 
 // cachedKey is a key with its decisions precomputed, so that a warm lookup
-// allocates nothing per request: one for the current secret and, while a
+// only copies them (Decision.clone): one for the current secret and, while a
 // rotation's grace lasts, one for the previous secret. They differ only in
 // the context's CtxSecretFingerprint, which names the secret that matched.
 type cachedKey struct {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -34,7 +35,11 @@ func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
 		byPath   = map[string]int{}
 		wg       sync.WaitGroup
 	)
-	deadline := time.Now().Add(20 * time.Second)
+	// The kill comes once enough has been answered in each protocol, so
+	// that the load is known to have run (not after a guessed while).
+	enough := make(chan struct{})
+	var once sync.Once
+	deadline := time.Now().Add(60 * time.Second)
 	client := &http.Client{Timeout: 5 * time.Second}
 	for w := 0; w < 16; w++ {
 		wg.Add(1)
@@ -54,12 +59,20 @@ func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
 					mu.Lock()
 					answered = append(answered, resp.Header.Get("X-Request-Id"))
 					byPath[path]++
+					if len(answered) >= 20 && byPath["/v1/chat/completions"] > 0 && byPath["/v1/responses"] > 0 && byPath["/v1/messages"] > 0 {
+						once.Do(func() { close(enough) })
+					}
 					mu.Unlock()
 				}
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	loaded := make(chan struct{})
+	go func() { wg.Wait(); close(loaded) }()
+	select {
+	case <-enough:
+	case <-loaded: // the load ended first: the checks below say why
+	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.wait(t, 10*time.Second)
 	wg.Wait()
@@ -95,10 +108,20 @@ func TestKillNineUnderLoadLosesNoAnsweredRequest(t *testing.T) {
 	t.Logf("%d answered, %d ledger rows, %d reservations left pending by the kill", len(answered), len(entries), pendingAfterKill)
 
 	// Restart: the server releases what the dead one left, once expired.
+	// The new server logs each release; it is waited for, not slept on.
 	p2 := startServe(t, data, "--config", cfg)
-	waitUntil := time.Now().Add(15 * time.Second)
-	for pendingReservations(t, data) > 0 && time.Now().Before(waitUntil) {
-		time.Sleep(250 * time.Millisecond)
+	for released, from := 0, 0; released < pendingAfterKill; {
+		line, after, ok := p2.stderr.next(from, 30*time.Second, func(l string) bool {
+			return strings.Contains(l, "released expired reservations")
+		})
+		if !ok {
+			t.Fatalf("%d of the %d reservations left by the kill released; log:\n%s", released, pendingAfterKill, p2.stderr)
+		}
+		var ev struct{ Count int }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Count <= 0 {
+			t.Fatalf("log line %s: %v", line, err)
+		}
+		released, from = released+ev.Count, after
 	}
 	if n := pendingReservations(t, data); n != 0 {
 		t.Fatalf("%d reservations still pending after their expiry", n)

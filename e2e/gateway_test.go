@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
@@ -85,7 +84,7 @@ authorizer:
 // e2eRoutes is the aigate authorizer's scope in these tests: the AI API's
 // routes (the default) and the test's other prefixes. The bootstrap under
 // the emulator reads it from AIGATE_ROUTES.
-var e2eRoutes = append(slices.Clone(authz.DefaultRoutes), "GET/tok/v1/*", "GET/nocache/v1/*")
+var e2eRoutes = append(authz.DefaultRoutes(), "GET/tok/v1/*", "GET/nocache/v1/*")
 
 type gwCase struct {
 	name, method, path, auth string // auth "-" sends no Authorization header

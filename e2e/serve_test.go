@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -21,7 +20,8 @@ import (
 // serveProc is a running `aigate serve` binary.
 type serveProc struct {
 	cmd    *exec.Cmd
-	stdout *bytes.Buffer
+	stdout *lineLog // the banner: listening address, first key
+	stderr *lineLog // the log, one JSON object a line
 	base   string
 	done   chan struct{} // closed when the process has exited
 	err    error         // its exit error, once done is closed
@@ -55,48 +55,20 @@ func startServe(t *testing.T, data string, extra ...string) *serveProc {
 	addr := freeAddr(t)
 	cmd := exec.Command(filepath.Join(build(t), "aigate"), append([]string{"serve", "--addr", addr, "--data", data}, extra...)...)
 	cmd.Env = append(os.Environ(), "AIGATE_STORE=", "AIGATE_HASH_KEY=", "AIGATE_CONFIG=")
-	p := &serveProc{cmd: cmd, stdout: &bytes.Buffer{}, base: "http://" + addr, done: make(chan struct{})}
+	p := &serveProc{cmd: cmd, base: "http://" + addr, done: make(chan struct{})}
 	outR, outW := io.Pipe()
-	cmd.Stdout = outW
-	cmd.Stderr = io.Discard
+	errR, errW := io.Pipe()
+	cmd.Stdout, cmd.Stderr = outW, errW
+	p.stdout, p.stderr = newLineLog(outR), newLineLog(errR)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.err = cmd.Wait(); outW.Close(); close(p.done) }()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(outR)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	go func() { p.err = cmd.Wait(); outW.Close(); errW.Close(); close(p.done) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("aigate serve exited: %s", p.stdout)
-			}
-			p.stdout.WriteString(l + "\n")
-			if strings.Contains(l, "listening on") {
-				// Collect the rest of the banner (the first key), which is
-				// printed right after.
-				time.Sleep(300 * time.Millisecond)
-				for len(lines) > 0 {
-					p.stdout.WriteString(<-lines + "\n")
-				}
-				go func() {
-					for range lines {
-					}
-				}()
-				return p
-			}
-		case <-deadline:
-			t.Fatalf("aigate serve did not start: %s", p.stdout)
-		}
-	}
+	// From this line on the listener accepts: a connection waits in its
+	// backlog until the server serves, right after the banner.
+	p.stdout.waitFor(t, "listening on", 60*time.Second)
+	return p
 }
 
 // TestServeFirstRunPrintsAKeyAndACurlThatWorks is the README's first
@@ -104,6 +76,7 @@ func startServe(t *testing.T, data string, extra ...string) *serveProc {
 func TestServeFirstRunPrintsAKeyAndACurlThatWorks(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "fresh")
 	p := startServe(t, data)
+	p.stdout.waitFor(t, "curl -H", 30*time.Second)
 	out := p.stdout.String()
 	m := regexp.MustCompile(`curl -H 'Authorization: Bearer (aig_\w+)' (http://\S+)`).FindStringSubmatch(out)
 	if m == nil {
@@ -132,9 +105,21 @@ func TestServeFirstRunPrintsAKeyAndACurlThatWorks(t *testing.T) {
 	if err := p.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("aigate serve after SIGTERM: %v", err)
 	}
+	// An answer means the banner is written; its whole output is read
+	// once the process has exited.
 	p2 := startServe(t, data)
-	if strings.Contains(p2.stdout.String(), "aig_") {
-		t.Fatalf("a second start printed a key:\n%s", p2.stdout)
+	resp, err = http.Get(p2.base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("second start, healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	p2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p2.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("second aigate serve after SIGTERM: %v", err)
+	}
+	p2.stdout.closed(t, 10*time.Second)
+	if out := p2.stdout.String(); strings.Contains(out, "aig_") || !strings.Contains(out, "listening on") {
+		t.Fatalf("a second start printed a key, or not its banner:\n%s", out)
 	}
 }
 
@@ -143,7 +128,7 @@ func TestServeFirstRunPrintsAKeyAndACurlThatWorks(t *testing.T) {
 func TestServeDrainsInFlightRequests(t *testing.T) {
 	data := t.TempDir()
 	dir := t.TempDir()
-	upstream := &slowUpstream{delay: 700 * time.Millisecond}
+	upstream := &heldUpstream{arrived: make(chan struct{}, 1), release: make(chan struct{})}
 	ts := newLoopbackServer(t, upstream)
 	cfg := filepath.Join(dir, "aigate.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
@@ -168,8 +153,12 @@ apis:
 		resp.Body.Close()
 		res <- result{resp.StatusCode, nil}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// SIGTERM while the request waits upstream; the upstream answers once
+	// the server says it is draining.
+	<-upstream.arrived
 	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.stderr.waitFor(t, "draining in-flight requests", 30*time.Second)
+	close(upstream.release)
 	r := <-res
 	if r.err != nil || r.status != 200 {
 		t.Fatalf("in-flight request during shutdown: %d %v", r.status, r.err)
@@ -198,10 +187,19 @@ func TestServeBadConfigExitsTwoNamingTheField(t *testing.T) {
 	}
 }
 
-type slowUpstream struct{ delay time.Duration }
+// heldUpstream tells when a request has arrived and answers it once
+// released.
+type heldUpstream struct {
+	arrived chan struct{}
+	release chan struct{}
+}
 
-func (s *slowUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	time.Sleep(s.delay)
+func (h *heldUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.arrived <- struct{}{}:
+	default:
+	}
+	<-h.release
 	io.WriteString(w, `{"slow":true}`)
 }
 

@@ -19,6 +19,11 @@ type resultCache struct {
 	mu      sync.RWMutex
 	entries map[string]cacheEntry
 	flights map[string]*flight
+
+	// followed, when set, is called (c.mu held; it must not block) each
+	// time a request joins a flight it does not lead: tests learn from it
+	// that requests wait, without sleeping. Nil outside tests.
+	followed func()
 }
 
 type cacheEntry struct {
@@ -55,6 +60,9 @@ func (c *resultCache) join(key string) (f *flight, leader bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f, ok := c.flights[key]; ok {
+		if c.followed != nil {
+			c.followed()
+		}
 		return f, false
 	}
 	f = &flight{done: make(chan struct{})}

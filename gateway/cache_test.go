@@ -101,7 +101,13 @@ func TestConcurrentMissesShareOneInvocation(t *testing.T) {
 		<-release
 		return inner.Invoke(ctx, payload)
 	})
-	srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": slowAuth}})
+	srv, g := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": slowAuth}})
+	followers := make(chan struct{}, 8)
+	for _, a := range g.apis {
+		if a.name == "rest" {
+			a.authorizers["keys"].cache.followed = func() { followers <- struct{}{} }
+		}
+	}
 
 	var wg sync.WaitGroup
 	statuses := make([]int, 8)
@@ -112,11 +118,11 @@ func TestConcurrentMissesShareOneInvocation(t *testing.T) {
 			statuses[i] = do(t, "GET", srv.URL+fmt.Sprintf("/v1/r%d", i), bearer("allow-burst"), "").status
 		}()
 	}
-	// Let the requests pile up behind the first invocation.
-	for deadline := time.Now().Add(5 * time.Second); calls.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+	// The invocation ends only once the 7 other requests wait for it: a
+	// late one would be a cache hit, which proves nothing about sharing.
+	for range len(statuses) - 1 {
+		<-followers
 	}
-	time.Sleep(50 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	for i, s := range statuses {

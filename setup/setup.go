@@ -111,8 +111,9 @@ func hashKey(s Settings) ([]byte, error) {
 	return decodeSecret(strings.TrimSpace(string(b)))
 }
 
-// createHashKey writes a new secret with O_EXCL, so that two processes
-// starting at once agree on one secret: the loser reads the winner's.
+// createHashKey publishes a new secret (secretfile.Create), so that two
+// processes starting at once agree on one secret and neither reads the
+// other's file half-written: the loser reads the winner's.
 func createHashKey(dir, path string) ([]byte, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("setup: data directory: %w", err)
@@ -121,19 +122,12 @@ func createHashKey(dir, path string) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("setup: hash key: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err := secretfile.Create(path, []byte(hex.EncodeToString(key)+"\n"))
 	if errors.Is(err, fs.ErrExist) {
 		return hashKey(Settings{DataDir: dir})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("setup: create hash key: %w", err)
-	}
-	_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return nil, fmt.Errorf("setup: write hash key: %w", werr)
 	}
 	return key, nil
 }

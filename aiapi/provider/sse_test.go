@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -68,21 +69,62 @@ func TestSSEReaderBoundsAnEvent(t *testing.T) {
 	}
 }
 
-// The upstream's stream is not the caller's input, but nothing an upstream
-// sends may crash the AI API.
-func FuzzSSEReader(f *testing.F) {
-	f.Add("data: {\"a\":1}\n\ndata: [DONE]\n\n")
-	f.Fuzz(func(t *testing.T, stream string) {
-		r := NewEventReader(strings.NewReader(stream))
-		for range len(stream) + 1 {
-			_, data, err := r.Next()
-			if err != nil {
-				return
+// referenceEvents parses a whole stream the plain way, for FuzzSSEReader:
+// split into lines at "\n" (dropping one "\r" before it, or at the very
+// end), dispatch the "data" fields at each blank line and at the end.
+func referenceEvents(stream string) []string {
+	lines := strings.Split(stream, "\n")
+	if strings.HasSuffix(stream, "\n") || stream == "" {
+		lines = lines[:len(lines)-1] // no line after the last end
+	}
+	var out []string
+	var data []string
+	has := false
+	for _, line := range lines {
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			if has {
+				out = append(out, strings.Join(data, "\n"))
+				data, has = nil, false
 			}
-			if len(data) > len(stream) {
-				t.Fatalf("event of %d bytes from a %d-byte stream", len(data), len(stream))
-			}
+			continue
 		}
-		t.Fatal("more events than bytes")
+		field, value, _ := strings.Cut(line, ":")
+		if field != "data" {
+			continue
+		}
+		data = append(data, strings.TrimPrefix(value, " "))
+		has = true
+	}
+	if has {
+		out = append(out, strings.Join(data, "\n"))
+	}
+	return out
+}
+
+// FuzzSSEReader: the streaming reader finds exactly the events the plain
+// reference parser finds, whatever an upstream sends (the bound on an
+// event's size is far above what the fuzzer makes).
+func FuzzSSEReader(f *testing.F) {
+	for _, seed := range []string{
+		"data: {\"a\":1}\n\ndata: [DONE]\n\n",
+		"data: x\r\n\r\ndata: y\r\n\r\n",
+		"data:  x\n\n",
+		"data: a\ndata: b\n\n",
+		": keep-alive\nevent: message\nid: 3\nretry: 10\ndata: x\n\n",
+		"data: x\n\ndata: y",
+		"datax: no\ndata2: no\ndata: yes\n\n",
+		"data\n\ndata:\r\r\n\rdata: a\rb\r",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, stream string) {
+		got, err := events(t, stream)
+		if err != nil {
+			t.Fatalf("stream %q: %v", stream, err)
+		}
+		if want := referenceEvents(stream); !slices.Equal(got, want) {
+			t.Fatalf("stream %q: events %q, the reference finds %q", stream, got, want)
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -84,9 +85,31 @@ func TestKeysCreateJSON(t *testing.T) {
 			t.Fatalf("%v printed the secret", args)
 		}
 	}
-	db, _ := os.ReadFile(filepath.Join(c.data, "aigate.db"))
-	if bytes.Contains(db, []byte(k.Key[17:49])) {
-		t.Fatal("the secret is stored in clear")
+	assertNotStoredInClear(t, c.data, k.ID, strings.TrimPrefix(k.Key, "aig_"+k.ID+"_"))
+}
+
+// assertNotStoredInClear reads every file of the SQLite database (the main
+// file and, SQLite writing ahead, its -wal and -shm) and fails if secret is
+// in any. That the key id is found proves the files read hold the key.
+func assertNotStoredInClear(t *testing.T, dir, id, secret string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "aigate.db*"))
+	if err != nil || !slices.Contains(files, filepath.Join(dir, "aigate.db")) {
+		t.Fatalf("database files %q (%v): want aigate.db among them", files, err)
+	}
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(secret)) {
+			t.Fatalf("the secret is stored in clear in %s", filepath.Base(f))
+		}
+		all = append(all, b...)
+	}
+	if len(secret) < 20 || !bytes.Contains(all, []byte(id)) {
+		t.Fatalf("secret %d bytes long, key id found: %v; the check proves nothing", len(secret), bytes.Contains(all, []byte(id)))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +20,12 @@ import (
 	"github.com/aigate/aigate/jwtauth/devissuer"
 )
 
-// TestBootstrapUnderEmulatorMatchesAuthorizeCommand builds the real Lambda
-// binary, runs it under the AWS Lambda Runtime Interface Emulator and checks
-// that every event gets exactly the answer `aigate authorize` prints.
-func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
+// TestBootstrapUnderEmulatorAnswersRightlyAndLikeTheCLI builds the real
+// Lambda binary, runs it under the AWS Lambda Runtime Interface Emulator and
+// checks every event's answer against its expected outcome (allow with the
+// principal and resource, deny of the stage, 401, or a fail-closed error),
+// and against what `aigate authorize` prints for it.
+func TestBootstrapUnderEmulatorAnswersRightlyAndLikeTheCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries and runs the Lambda emulator")
 	}
@@ -72,46 +75,109 @@ func TestBootstrapUnderEmulatorMatchesAuthorizeCommand(t *testing.T) {
 	v2 := func(cred string) string {
 		return fmt.Sprintf(`{"version":"2.0","type":"REQUEST","routeArn":"arn:aws:execute-api:us-east-1:123456789012:api123/$default/GET/v1/models","identitySource":["Bearer %s"],"headers":{"authorization":"Bearer %s"},"requestContext":{"stage":"$default"}}`, cred, cred)
 	}
-	cases := map[string]string{
-		"token valid":     token(valid),
-		"token revoked":   token(revoked),
-		"token malformed": token(valid[:len(valid)-2]),
-		"token empty":     token(""),
-		"request valid":   request(valid),
-		"request revoked": request(revoked),
-		"request no key":  `{"type":"REQUEST","methodArn":"arn:aws:execute-api:us-east-1:123456789012:api123/prod/GET/v1/models","headers":{}}`,
-		"v2 valid":        v2(valid),
-		"v2 revoked":      v2(revoked),
-		"malformed event": `{"hello":"world"}`,
-		"token no models": token(noModels),
-		"jwt valid":       token(jwt),
-		"jwt tampered":    token(jwt[:len(jwt)-4] + "AAAA"),
+	const (
+		unauthorized = `{"errorMessage":"Unauthorized","errorType":"errorString"}`
+		chatARN      = "arn:aws:execute-api:us-east-1:123456789012:api123/prod/POST/v1/chat/completions"
+		modelsARN    = "arn:aws:execute-api:us-east-1:123456789012:api123/prod/GET/v1/models"
+	)
+	validID := "key:" + strings.Split(valid, "_")[1]
+	jwtID := "jwt:https://idp.example.com#alice"
+	// Each case has its absolute answer; and the Lambda, built and run
+	// under the emulator, must print what the CLI prints for it (the same
+	// code, but another build, entry point and wire path).
+	cases := []struct {
+		name, event string
+		check       func(t *testing.T, got string)
+	}{
+		{"token valid", token(valid), allows(validID, chatARN, "acme")},
+		{"token revoked", token(revoked), is(unauthorized)},
+		{"token malformed", token(valid[:len(valid)-2]), is(unauthorized)},
+		{"token empty", token(""), is(unauthorized)},
+		{"request valid", request(valid), allows(validID, modelsARN, "acme")},
+		{"request revoked", request(revoked), is(unauthorized)},
+		{"request no key", `{"type":"REQUEST","methodArn":"` + modelsARN + `","headers":{}}`, is(unauthorized)},
+		{"v2 valid", v2(valid), failsClosed},
+		{"v2 revoked", v2(revoked), is(unauthorized)},
+		{"malformed event", `{"hello":"world"}`, failsClosed},
+		{"token no models", token(noModels), deniesTheStage("arn:aws:execute-api:us-east-1:123456789012:api123/prod/*")},
+		{"jwt valid", token(jwt), allows(jwtID, chatARN, "acme")},
+		{"jwt tampered", token(jwt[:len(jwt)-4] + "AAAA"), is(unauthorized)},
 	}
-	for name, ev := range cases {
+	for _, tc := range cases {
 		// One at a time: the emulator crashes on concurrent invocations.
-		t.Run(name, func(t *testing.T) {
-			want := authorizeCmd(t, ctx, env, aigate, ev)
-			got := invoke(t, invokeURL, ev)
-			if !jsonEqual(t, got, want) {
+		t.Run(tc.name, func(t *testing.T) {
+			got := invoke(t, invokeURL, tc.event)
+			tc.check(t, got)
+			if want := authorizeCmd(t, ctx, env, aigate, tc.event); !jsonEqual(t, got, want) {
 				t.Fatalf("emulator answered\n%s\nbut aigate authorize printed\n%s", got, want)
 			}
 		})
 	}
-	// And the answers are the right ones, not merely equal.
-	if got := invoke(t, invokeURL, token(valid)); !strings.Contains(got, `"Effect":"Allow"`) {
-		t.Fatalf("valid key: %s", got)
+}
+
+// answer is an authorizer Lambda's output: an IAM policy, or an error.
+type answer struct {
+	PrincipalID    string `json:"principalId"`
+	PolicyDocument struct {
+		Statement []struct {
+			Effect   string
+			Resource []string
+		}
+	} `json:"policyDocument"`
+	Context      map[string]any `json:"context"`
+	ErrorMessage string         `json:"errorMessage"`
+}
+
+func parseAnswer(t *testing.T, got string) answer {
+	t.Helper()
+	var a answer
+	if err := json.Unmarshal([]byte(got), &a); err != nil {
+		t.Fatalf("answer %s: %v", got, err)
 	}
-	if got := invoke(t, invokeURL, token(revoked)); got != `{"errorMessage":"Unauthorized","errorType":"errorString"}` {
-		t.Fatalf("revoked key: %s", got)
+	return a
+}
+
+func is(want string) func(*testing.T, string) {
+	return func(t *testing.T, got string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("answer = %s, want %s", got, want)
+		}
 	}
-	if got := invoke(t, invokeURL, token(jwt)); !strings.Contains(got, `"principalId":"jwt:https://idp.example.com#alice"`) || !strings.Contains(got, `"Effect":"Allow"`) {
-		t.Fatalf("jwt: %s", got)
+}
+
+// allows: an Allow for principal whose resources include arn, with the
+// tenant in the context.
+func allows(principal, arn, tenant string) func(*testing.T, string) {
+	return func(t *testing.T, got string) {
+		t.Helper()
+		a := parseAnswer(t, got)
+		if a.ErrorMessage != "" || a.PrincipalID != principal || len(a.PolicyDocument.Statement) != 1 ||
+			a.PolicyDocument.Statement[0].Effect != "Allow" || !slices.Contains(a.PolicyDocument.Statement[0].Resource, arn) ||
+			a.Context["tenant"] != tenant || a.Context["principalId"] != principal {
+			t.Errorf("answer = %s, want an Allow for %s covering %s, tenant %s", got, principal, arn, tenant)
+		}
 	}
-	if got := invoke(t, invokeURL, token(jwt[:len(jwt)-4]+"AAAA")); !strings.Contains(got, `"errorMessage":"Unauthorized"`) {
-		t.Fatalf("tampered jwt: %s", got)
+}
+
+func deniesTheStage(stage string) func(*testing.T, string) {
+	return func(t *testing.T, got string) {
+		t.Helper()
+		a := parseAnswer(t, got)
+		if len(a.PolicyDocument.Statement) != 1 || a.PolicyDocument.Statement[0].Effect != "Deny" ||
+			!slices.Equal(a.PolicyDocument.Statement[0].Resource, []string{stage}) {
+			t.Errorf("answer = %s, want a Deny of %s", got, stage)
+		}
 	}
-	if got := invoke(t, invokeURL, token(noModels)); !strings.Contains(got, `"Effect":"Deny"`) {
-		t.Fatalf("key without models: %s", got)
+}
+
+// failsClosed: an error that is not "Unauthorized" (API Gateway's 500),
+// never a policy.
+func failsClosed(t *testing.T, got string) {
+	t.Helper()
+	a := parseAnswer(t, got)
+	if a.ErrorMessage == "" || a.ErrorMessage == "Unauthorized" || a.PrincipalID != "" || len(a.PolicyDocument.Statement) != 0 {
+		t.Errorf("answer = %s, want an error other than Unauthorized", got)
 	}
 }
 

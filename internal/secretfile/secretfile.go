@@ -1,13 +1,16 @@
 // Package secretfile reads files that hold secrets (the key-hashing secret,
 // the development issuer's signing key) and refuses any that others on the
-// machine may read or write. It is the one place that check lives, so that
-// every secret file is refused the same way, with its mode in the message.
+// machine may read or write; and it creates them so that no reader ever sees
+// one half-written. It is the one place both live, so that every secret file
+// is refused and published the same way.
 package secretfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 )
 
@@ -36,4 +39,26 @@ func Read(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s has mode %#o: group or others may access it; want 0600 (chmod 600 %s)", path, perm, path)
 	}
 	return io.ReadAll(f)
+}
+
+// Create publishes data as a new secret file at path (mode 0600): it is
+// written and synced under a temporary name in the same directory, then
+// linked into place. A reader therefore finds either no file or the whole
+// of it, never an empty or half-written one, and when processes race to
+// create the same file exactly one wins: the others get an error wrapping
+// fs.ErrExist and should read the winner's file. The directory must exist.
+func Create(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secret-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	// CreateTemp makes the file 0600 already; Chmod states it.
+	_, werr := tmp.Write(data)
+	if err := errors.Join(tmp.Chmod(0o600), werr, tmp.Sync(), tmp.Close()); err != nil {
+		return err
+	}
+	// Link, unlike Rename, fails when path exists: the first file published
+	// stays, so every process ends up with the same secret.
+	return os.Link(tmp.Name(), path)
 }

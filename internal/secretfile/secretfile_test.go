@@ -64,3 +64,27 @@ func TestMissingFileIsNotExist(t *testing.T) {
 		t.Fatalf("Read = %v, want fs.ErrNotExist", err)
 	}
 }
+
+// TestCreateKeepsTheFirstFileAndRefusesTheSecond: Create never replaces a
+// published secret, so that racing creators all end up reading the same one.
+func TestCreateKeepsTheFirstFileAndRefusesTheSecond(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "secret")
+	if err := secretfile.Create(path, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := secretfile.Create(path, []byte("second")); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second Create = %v, want fs.ErrExist", err)
+	}
+	b, err := secretfile.Read(path)
+	if err != nil || string(b) != "first" {
+		t.Fatalf("Read = %q, %v; want the first secret", b, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d files, want the secret alone (no temporary file left)", len(entries))
+	}
+}

@@ -82,7 +82,7 @@ func LoadOrCreate(dir, issuerURL string) (*Issuer, error) {
 	path := filepath.Join(dir, KeyFile)
 	key, err := loadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		key, err = createKey(dir, path)
+		key, err = createKey(path)
 	}
 	if err != nil {
 		return nil, err
@@ -110,10 +110,9 @@ func loadKey(path string) (*ecdsa.PrivateKey, error) {
 	return ec, nil
 }
 
-// createKey writes a new key beside its final name and links it into
-// place, so that two processes starting at once agree on one key and none
-// ever reads a half-written file.
-func createKey(dir, path string) (*ecdsa.PrivateKey, error) {
+// createKey publishes a new key (secretfile.Create), so that two processes
+// starting at once agree on one key and none ever reads a half-written file.
+func createKey(path string) (*ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("devissuer: %w", err)
@@ -122,21 +121,12 @@ func createKey(dir, path string) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devissuer: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".devissuer-key-*")
-	if err != nil {
-		return nil, fmt.Errorf("devissuer: %w", err)
+	err = secretfile.Create(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if errors.Is(err, fs.ErrExist) {
+		return loadKey(path) // another process won the race
 	}
-	defer os.Remove(tmp.Name())
-	// CreateTemp makes the file 0600 already; Chmod states it.
-	err = errors.Join(tmp.Chmod(0o600), pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}), tmp.Sync(), tmp.Close())
 	if err != nil {
 		return nil, fmt.Errorf("devissuer: write key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return loadKey(path) // another process won the race
-		}
-		return nil, fmt.Errorf("devissuer: %w", err)
 	}
 	return key, nil
 }

@@ -422,7 +422,38 @@ func TestConcurrentReserveSettleReleaseKeepTheBooks(t *testing.T) {
 			}
 		})
 	}
+	// While they run, the windows are read again and again: no read may
+	// find one over its limit (the end state alone would not show a
+	// moment over it).
+	done := make(chan struct{})
+	watched := make(chan int)
+	go func() {
+		samples := 0
+		defer func() { watched <- samples }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			for i, w := range windowsOf(quota.WindowsAt(crashBase)) {
+				c, err := s.readCounters(t.Context(), item{"pk": w.key("p")}, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if c.tokens > budget {
+					t.Errorf("window %d held %d tokens while requests ran, over the budget %d", i, c.tokens, budget)
+				}
+			}
+			samples++
+		}
+	}()
 	wg.Wait()
+	close(done)
+	if n := <-watched; n == 0 {
+		t.Error("the windows were never read while requests ran")
+	}
 	var sum int64
 	rows := ledgerRows(t, s)
 	for _, e := range rows {

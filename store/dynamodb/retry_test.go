@@ -141,6 +141,9 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 		if err := s.UpdateKey(t.Context(), &next, authz.AuditEvent{Action: "revoked"}); err != nil {
 			t.Fatalf("UpdateKey with its answer lost once: %v", err)
 		}
+		if tr.lose != 0 || tr.sent != 2 {
+			t.Errorf("key put sent %d times, %d losses left: want the answer lost once and the put retried", tr.sent, tr.lose)
+		}
 		if evs, err := base.KeyHistory(t.Context(), "k1"); err != nil || len(evs) != 2 {
 			t.Errorf("history = %+v, %v", evs, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,7 +160,14 @@ func TestOpenRefusesADatabaseFromANewerBuild(t *testing.T) {
 		s.Close()
 		t.Fatal("Open succeeded on a database from a newer build")
 	}
-	t.Log(err)
+	// The error tells the operator what is wrong and what to do.
+	want := fmt.Sprintf("schema version %d is newer than this build knows (%d): use a newer aigate", len(migrations)+1, len(migrations))
+	if !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "sqlite: ") {
+		t.Errorf("Open = %q, want a sqlite error saying %q", err, want)
+	}
+	if v := userVersion(t, path); v != len(migrations)+1 {
+		t.Errorf("user_version = %d after the refusal: the newer database was changed", v)
+	}
 }
 
 func TestOpenRefusesAFileThatIsNotADatabase(t *testing.T) {

@@ -19,7 +19,8 @@
 //   - KeyHistory orders events by when they were written, so events with the
 //     same At (possible at millisecond precision) keep their order.
 //   - A key returned by GetKey or ListKeys shares no memory with the store or
-//     with the key passed to CreateKey or UpdateKey.
+//     with the key passed to CreateKey or UpdateKey: changing either later
+//     changes nothing stored.
 //   - Canceled contexts fail with an error wrapping context.Canceled, and the
 //     write they canceled does not happen.
 //
@@ -329,6 +330,17 @@ func testReturnedKeysShareNoMemory(t *testing.T, s store.Store) {
 	}
 	list[0].Models[0] = "scribbled"
 	checkKey(t, mustGet(t, s, "k1"), want)
+
+	// The same for the key handed to UpdateKey.
+	next, wantNext := NewKey("k1"), NewKey("k1")
+	for _, k := range []*authz.Key{next, wantNext} {
+		k.Version, k.Name = 2, "renamed"
+	}
+	if err := s.UpdateKey(t.Context(), next, newEvent(next, authz.ActionRotated, next.UpdatedAt)); err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	next.Models[0], next.SecretHash[0], next.PreviousSecretHash[0] = "scribbled", next.SecretHash[0]^0xff, next.PreviousSecretHash[0]^0xff
+	checkKey(t, mustGet(t, s, "k1"), wantNext)
 }
 
 func testCreateDuplicate(t *testing.T, s store.Store) {
