@@ -208,17 +208,20 @@ type Query struct {
 // Ledger is what a store provides for quotas. Every method is atomic on its
 // own: concurrent Reserves never together exceed a limit.
 type Ledger interface {
-	// Reserve counts one request and r.Tokens tokens in r.Windows if, for
-	// every non-zero limit, the used amount plus this request stays within
-	// it; otherwise it changes nothing and returns a *Denial (possibly with
+	// Reserve counts one request, r.Tokens tokens and r.CostMicros
+	// dollars in r.Windows, and in the tenant's windows too when
+	// r.TenantLimits is set, if, for every non-zero limit (limits for the
+	// principal's, *r.TenantLimits for the tenant's), the used amount plus
+	// this request stays within it; otherwise it changes nothing and returns a *Denial (possibly with
 	// the current Status, see Status). When several limits would be
 	// exceeded, which one the Denial names is the store's choice.
 	Reserve(ctx context.Context, r Reservation, limits authz.Limits) (Status, error)
 	// Settle records a request's real usage exactly once per request id,
 	// all at once:
 	//
-	//   - Pending reservation: the real tokens replace the reserved ones in
-	//     the reservation's windows, the reservation is removed and a
+	//   - Pending reservation: the real tokens and s.CostMicros replace
+	//     the reserved ones in the reservation's windows (the tenant's too
+	//     when it counted there), the reservation is removed and a
 	//     ledger entry appended.
 	//   - No longer pending (released, or expired and released by
 	//     ExpireReservations, which gave the reserved tokens back): the
