@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"github.com/aigate/aigate/pricing"
 	"os"
 	"path/filepath"
 	"time"

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aigate/aigate/pricing"
 	"log/slog"
 	"maps"
 	"net"
