@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -66,7 +67,9 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) > 0 {
 		return usageErr("usage takes no arguments, got %q", pos[0])
 	}
-	if *by != "" && !validBy[*by] {
+	byGiven := false
+	fs.Visit(func(f *flag.Flag) { byGiven = byGiven || f.Name == "by" })
+	if (byGiven || *by != "") && !validBy[*by] {
 		return usageErr("usage: --by %q: want key, tenant, model or day", *by)
 	}
 	if *key != "" && *principal != "" {
