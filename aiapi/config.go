@@ -10,6 +10,8 @@ import (
 	"github.com/aigate/aigate/strictyaml"
 
 	"github.com/aigate/aigate/aiapi/provider"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
@@ -123,6 +125,9 @@ type Config struct {
 	// KeyStatusTTL stale. Nil: tenants have no limits and nothing is
 	// counted for them.
 	Tenants TenantStore `yaml:"-"`
+	// Metrics registers the AI API's Prometheus metrics
+	// (aigate_aiapi_unpriced_requests_total). Nil: none.
+	Metrics prometheus.Registerer `yaml:"-"`
 	// Upstreams are providers built in code, by name; they take precedence
 	// over Providers of the same name (tests, custom backends).
 	Upstreams map[string]provider.Provider `yaml:"-"`

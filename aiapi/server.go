@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/aiapi/provider/anthropic"
@@ -36,7 +38,10 @@ type Server struct {
 	limiter   *quota.Limiter
 	keys      *keyStatus    // nil: no revocation check
 	tenants   *tenantLimits // nil: no tenant limits
-	log       *slog.Logger
+	// unpriced counts requests settled at $0 for want of a price; nil
+	// without Config.Metrics.
+	unpriced prometheus.Counter
+	log      *slog.Logger
 }
 
 // route is a compiled ModelRoute.
@@ -60,6 +65,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Keys != nil {
 		s.keys = newKeyStatus(cfg.Keys, cfg.KeyStatusTTL, cfg.Now)
+	}
+	if cfg.Metrics != nil {
+		s.unpriced = prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aigate_aiapi_unpriced_requests_total",
+			Help: "Requests settled at $0 because their model has no price (see the pricing configuration).",
+		})
+		if err := cfg.Metrics.Register(s.unpriced); err != nil {
+			return nil, fmt.Errorf("aiapi: metrics: %w", err)
+		}
 	}
 	if cfg.Tenants != nil {
 		s.tenants = &tenantLimits{tenants: cfg.Tenants, ttl: cfg.KeyStatusTTL, now: cfg.Now, entries: map[string]tenantEntry{}}
@@ -414,6 +428,9 @@ func (s *Server) settle(r *http.Request, x *exchange, res quota.Reservation, u p
 	}
 	if e.Late {
 		s.log.WarnContext(ctx, "aiapi: settled after the reservation lapsed; usage recorded", "request_id", x.id)
+	}
+	if e.Unpriced && s.unpriced != nil {
+		s.unpriced.Inc()
 	}
 	x.usage = &e
 	return nil

@@ -135,6 +135,7 @@ func TestMalformedEntryNamesTheField(t *testing.T) {
 		{`[{"model":"a b","input":1,"output":1}]`, "pricing[0].model"},
 		{`[{"model":"m","input":1,"output":1,"effective":"soon"}]`, "pricing[0].effective"},
 		{`[{"model":"m","input":1,"output":1,"outptu":1}]`, "outptu"},
+		{`[{"model":"m","input":[1],"output":1}]`, "pricing[0].input"},
 	} {
 		_, err := ParseJSON([]byte(c.json))
 		if err == nil || !strings.Contains(err.Error(), c.field) {

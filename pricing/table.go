@@ -3,7 +3,6 @@ package pricing
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -137,10 +136,19 @@ type configEntry struct {
 
 // amount is a dollar figure as its text, so that 0.1 is read as exactly
 // ten cents rather than through a float.
-type amount struct{ text string }
+type amount struct {
+	text string
+	// notScalar marks a list or mapping where a number was due: refused
+	// by Entries, which names the field (a decoder error could not).
+	notScalar bool
+}
 
 func (a *amount) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if len(b) > 0 && (b[0] == '[' || b[0] == '{') {
+		a.notScalar = true
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -154,10 +162,7 @@ func (a *amount) UnmarshalJSON(b []byte) error {
 }
 
 func (a *amount) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return errors.New("must be a number of dollars")
-	}
-	a.text = n.Value
+	a.text, a.notScalar = n.Value, n.Kind != yaml.ScalarNode
 	return nil
 }
 
@@ -206,6 +211,9 @@ func (c Config) Entries() ([]Entry, error) {
 				}
 				*f.dst = e.Price.Input
 				continue
+			}
+			if f.a.notScalar {
+				return nil, fmt.Errorf("pricing: %s.%s: must be a number of dollars per 1M tokens", at, f.name)
 			}
 			m, err := ParseUSD(f.a.text)
 			if err != nil {

@@ -103,7 +103,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		ac = *cfg.AIAPI
 	}
 	ac = ac.WithOpenAIEnv()
-	ac.Ledger, ac.Keys, ac.Tenants, ac.Logger = s.store, s.store, s.store, logger
+	ac.Ledger, ac.Keys, ac.Tenants, ac.Logger, ac.Metrics = s.store, s.store, s.store, logger, opts.Metrics
 	prices, err := cfg.Pricing.Entries() // checked by Validate
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aigate/aigate/server"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -240,6 +242,45 @@ func TestUsageByGroupsSumsTokensAndCost(t *testing.T) {
 	} {
 		if _, errs, code := c.run("", args...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, errs)
+		}
+	}
+}
+
+func TestServeConfigPricingIsCheckedAtStart(t *testing.T) {
+	good := `pricing:
+  - model: "gpt-4o*"
+    input: 2.50
+    output: 10
+    cachedInput: 1.25
+  - model: "claude-sonnet-4*"
+    input: "3"
+    output: 15
+    cachedInput: 0.30
+    cacheWrite: 3.75
+    effective: 2026-01-01
+`
+	cfg, err := server.ParseConfig([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := cfg.Pricing.Entries()
+	if err != nil || len(es) != 2 || es[0].Price.Input != 2_500_000 || es[1].Price.CacheWrite != 3_750_000 ||
+		!es[1].Effective.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("entries = %+v, %v", es, err)
+	}
+	c := newCLI(t)
+	for bad, field := range map[string]string{
+		"pricing:\n  - model: m\n    input: 1\n    output: 1\n  - model: n\n    input: 1\n    output: 2\n    cachedInput: 0.0000001\n": "pricing[1].cachedInput",
+		"pricing:\n  - model: m\n    output: 1\n":                            "pricing[0].input",
+		"pricing:\n  - model: m\n    input: [1]\n    output: 1\n":            "input",
+		"pricing:\n  - model: m\n    input: 1\n    output: 1\n    cost: 3\n": "cost",
+	} {
+		path := filepath.Join(t.TempDir(), "aigate.yaml")
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, errs, code := c.run("", "serve", "--config", path, "--addr", "127.0.0.1:0"); code != 2 || !strings.Contains(errs, field) {
+			t.Errorf("serve with %q: exit %d (%s), want 2 naming %s", bad, code, errs, field)
 		}
 	}
 }
