@@ -12,6 +12,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/anthropic/anthropictest"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/pricing"
@@ -216,3 +217,49 @@ func TestTenantUSDBudgetIsSharedByItsKeys(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Cache reads and writes, as each upstream reports them, are priced at the
+// configured rates through the whole path (worked examples in the names).
+func TestCacheReadsAndWritesArePricedAsConfigured(t *testing.T) {
+	sonnet := pricing.Price{Input: 3_000_000, Output: 15_000_000, CachedInput: 300_000, CacheWrite: 3_750_000}
+	gpt4o := pricing.Price{Input: 2_500_000, Output: 10_000_000, CachedInput: 1_250_000, CacheWrite: 2_500_000}
+	t.Run("anthropic 1000 in + 10000 cache read + 2000 cache write + 500 out at sonnet prices is $0.021 a request", func(t *testing.T) {
+		up := anthropictest.NewServer(t)
+		up.InputTokens, up.CacheReadTokens, up.CacheCreationTokens, up.OutputTokens = 1_000, 10_000, 2_000, 500
+		cfg := withAnthropic(t, aiapi.DefaultConfig(), up)
+		cfg.Pricing = pricing.NewTable([]pricing.Entry{{Model: "claude-upstream-1", Price: sonnet}})
+		s := newStack(t, cfg)
+		id, secret := s.key(t, keys.Spec{Limits: authz.Limits{USDPerDay: 1_000_000}})
+		for _, body := range []string{
+			`{"model":"claude","max_tokens":600,"messages":[{"role":"user","content":"hi"}]}`,
+			`{"model":"claude","max_tokens":600,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		} {
+			if status, _, b, err := s.post(t.Context(), secret, "/v1/messages", body); err != nil || status != http.StatusOK {
+				t.Fatalf("%d %s %v", status, b, err)
+			}
+		}
+		es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+		if len(es) != 2 {
+			t.Fatalf("ledger = %+v, want the answer and the stream", es)
+		}
+		for _, e := range es {
+			if e.CostMicros != 21_000 || e.CachedTokens != 10_000 || e.CacheWriteTokens != 2_000 || e.PromptTokens != 13_000 || e.Price != sonnet {
+				t.Errorf("settled %+v, want $0.021 at sonnet's prices", e)
+			}
+		}
+	})
+	t.Run("openai 2000 prompt of which 1024 cached + 300 out at gpt-4o prices is $0.00672", func(t *testing.T) {
+		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"id":"c1","object":"chat.completion","created":1,"model":"up-internal","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":2000,"completion_tokens":300,"total_tokens":2300,"prompt_tokens_details":{"cached_tokens":1024}}}`)
+		})
+		s := newStack(t, withPrices(withUpstream(t, u, 0), gpt4o, "up-internal"))
+		id, secret := s.key(t, keys.Spec{})
+		if status, _, b, err := s.post(t.Context(), secret, "/v1/chat/completions", `{"model":"up","messages":[{"role":"user","content":"hi"}]}`); err != nil || status != http.StatusOK {
+			t.Fatalf("%d %s %v", status, b, err)
+		}
+		es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+		if len(es) != 1 || es[0].CostMicros != 6_720 || es[0].CachedTokens != 1_024 {
+			t.Errorf("settled %+v, want $0.00672 with 1024 cached", es)
+		}
+	})
+}
