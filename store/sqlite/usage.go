@@ -106,8 +106,9 @@ func windowArgs(principal string, w quota.Windows) ([]any, error) {
 // used is what one window holds.
 type used struct{ requests, tokens, usd int64 }
 
-// Reserve counts the request and r.Tokens in r.Windows when every non-zero
-// limit allows it, in one transaction: the check and the increment cannot
+// Reserve counts the request, r.Tokens and r.CostMicros in r.Windows (and
+// in the tenant's, under quota.TenantWindowsID, when r.TenantLimits is
+// set) when every non-zero limit allows it, in one transaction: the check and the increment cannot
 // be split by another writer, in this process or another. The windows are
 // incremented first and the transaction rolled back on a denial, which
 // saves the separate read (every statement costs on this hot path).
