@@ -184,7 +184,8 @@ type Entry struct {
 	CachedTokens     int64 `json:"cached_tokens,omitempty"`
 	CacheWriteTokens int64 `json:"cache_write_tokens,omitempty"`
 	// CostMicros is what the request cost, micro-dollars, at Price, the
-	// price it was settled with: a later price change never rewrites it.
+	// price it was settled with (micro-dollars per 1M tokens): a later
+	// price change never rewrites it.
 	// Unpriced: the model had no price (CostMicros 0).
 	CostMicros int64         `json:"cost_micros"`
 	Price      pricing.Price `json:"price"`
