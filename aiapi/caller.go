@@ -79,6 +79,8 @@ func parseCaller(m map[string]string) (*caller, error) {
 		{authz.CtxTPM, &c.limits.TPM},
 		{authz.CtxTokensPerDay, &c.limits.TokensPerDay},
 		{authz.CtxTokensPerMonth, &c.limits.TokensPerMonth},
+		{authz.CtxUSDPerDay, &c.limits.USDPerDay},
+		{authz.CtxUSDPerMonth, &c.limits.USDPerMonth},
 	} {
 		n, err := contextInt(m, f.key)
 		if err != nil {

@@ -34,13 +34,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 		badRequest(w, err, writeError)
 		return
 	}
-	res, ok := s.reserve(w, r, x, limit, openAI)
-	if !ok {
-		return
-	}
 	upstream := rt.UpstreamModel
 	if upstream == "" {
 		upstream = req.model
+	}
+	res, ok := s.reserve(w, r, x, limit, req.n*maxTokens, upstream, openAI)
+	if !ok {
+		return
 	}
 	preq := &provider.ChatRequest{
 		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: req.body,

@@ -10,7 +10,10 @@ import (
 	"github.com/aigate/aigate/strictyaml"
 
 	"github.com/aigate/aigate/aiapi/provider"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
 )
 
@@ -45,6 +48,10 @@ const (
 	// every model that no other route names to it.
 	EnvOpenAIBaseURL = "OPENAI_BASE_URL"
 	EnvOpenAIAPIKey  = "OPENAI_API_KEY"
+	// EnvPricing holds the price table as JSON: a list of {model, input,
+	// output, cachedInput, cacheWrite, effective}, USD per 1M tokens,
+	// which takes precedence over the built-in prices.
+	EnvPricing = "AIGATE_PRICING"
 )
 
 // Config configures the AI API. The YAML fields are what `aigate serve`
@@ -109,6 +116,18 @@ type Config struct {
 	// check here, and a revoked key works until the authorizer's cache
 	// forgets it.
 	Keys authz.KeyStore `yaml:"-"`
+	// Pricing prices models (USD per 1M tokens) for USD budgets and the
+	// ledger's costs. Nil: the built-in defaults only (pricing.Defaults).
+	// ConfigFromEnv reads AIGATE_PRICING into it; `aigate serve`, the
+	// config file's top-level pricing list.
+	Pricing *pricing.Table `yaml:"-"`
+	// Tenants is where tenants' limits are read (store.Tenants), at most
+	// KeyStatusTTL stale. Nil: tenants have no limits and nothing is
+	// counted for them.
+	Tenants TenantStore `yaml:"-"`
+	// Metrics registers the AI API's Prometheus metrics
+	// (aigate_aiapi_unpriced_requests_total). Nil: none.
+	Metrics prometheus.Registerer `yaml:"-"`
 	// Upstreams are providers built in code, by name; they take precedence
 	// over Providers of the same name (tests, custom backends).
 	Upstreams map[string]provider.Provider `yaml:"-"`
@@ -205,6 +224,13 @@ func ConfigFromEnv() (Config, error) {
 			return Config{}, err
 		}
 		cfg = c
+	}
+	if v := os.Getenv(EnvPricing); v != "" {
+		entries, err := pricing.ParseJSON([]byte(v))
+		if err != nil {
+			return Config{}, fmt.Errorf("aiapi: %s: %w", EnvPricing, err)
+		}
+		cfg.Pricing = pricing.NewTable(entries)
 	}
 	return cfg.WithOpenAIEnv(), nil
 }

@@ -25,13 +25,13 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange)
 	}
 	// The body bounds the input's tokens: a text has at most one token per
 	// byte, and a token array takes at least two bytes per token.
-	res, ok := s.reserve(w, r, x, int64(len(body)), openAIEmbeddings)
-	if !ok {
-		return
-	}
 	upstream := rt.UpstreamModel
 	if upstream == "" {
 		upstream = req.model
+	}
+	res, ok := s.reserve(w, r, x, int64(len(body)), 0, upstream, openAIEmbeddings)
+	if !ok {
+		return
 	}
 	ctx, cancel := s.upstreamContext(r, rt)
 	defer cancel()

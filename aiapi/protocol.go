@@ -182,7 +182,7 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 			return
 		}
 	}
-	res, ok := s.reserve(w, r, x, limit, in)
+	res, ok := s.reserve(w, r, x, limit, maxTokens, upstream, in)
 	if !ok {
 		return
 	}

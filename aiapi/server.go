@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/aiapi/provider/anthropic"
@@ -21,6 +23,7 @@ import (
 	"github.com/aigate/aigate/aiapi/provider/openai"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/policy"
+	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
 )
 
@@ -33,8 +36,12 @@ type Server struct {
 	providers map[string]provider.Provider
 	timeouts  map[string]time.Duration // per provider
 	limiter   *quota.Limiter
-	keys      *keyStatus // nil: no revocation check
-	log       *slog.Logger
+	keys      *keyStatus    // nil: no revocation check
+	tenants   *tenantLimits // nil: no tenant limits
+	// unpriced counts requests settled at $0 for want of a price; nil
+	// without Config.Metrics.
+	unpriced prometheus.Counter
+	log      *slog.Logger
 }
 
 // route is a compiled ModelRoute.
@@ -58,6 +65,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Keys != nil {
 		s.keys = newKeyStatus(cfg.Keys, cfg.KeyStatusTTL, cfg.Now)
+	}
+	if cfg.Metrics != nil {
+		s.unpriced = prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aigate_aiapi_unpriced_requests_total",
+			Help: "Requests settled at $0 because their model has no price (see the pricing configuration).",
+		})
+		if err := cfg.Metrics.Register(s.unpriced); err != nil {
+			return nil, fmt.Errorf("aiapi: metrics: %w", err)
+		}
+	}
+	if cfg.Tenants != nil {
+		s.tenants = &tenantLimits{tenants: cfg.Tenants, ttl: cfg.KeyStatusTTL, now: cfg.Now, entries: map[string]tenantEntry{}}
 	}
 	for _, m := range cfg.Models {
 		s.routes = append(s.routes, route{ModelRoute: m, glob: strings.ContainsAny(m.Name, "*?")})
@@ -326,13 +345,20 @@ func badRequest(w http.ResponseWriter, err error, ew errorWriter) {
 	ew(w, http.StatusBadRequest, typeInvalidRequest, "", re.param, re.message)
 }
 
-// reserve reserves bound tokens for the request, sets the rate-limit
-// headers, and answers 429 or 500 itself when it fails.
-func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bound int64, in *inbound) (quota.Reservation, bool) {
+// reserve reserves bound tokens for the request, output of them output
+// tokens, and their cost at the price of upstream (see spendOf), against
+// the caller's limits and its tenant's; it sets the rate-limit headers,
+// and answers 403, 429 or 500 itself when it fails.
+func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bound, output int64, upstream string, in *inbound) (quota.Reservation, bool) {
 	c := x.caller
+	sp, ok := s.spendOf(w, r, x, bound, output, upstream, in.writeError)
+	if !ok {
+		return quota.Reservation{}, false
+	}
 	res, st, err := s.limiter.Reserve(r.Context(), quota.Request{
 		ID: x.id, PrincipalID: c.principalID, Tenant: c.tenant, Model: x.model, Protocol: in.ledgerName(),
-		Tokens: bound, Limits: c.limits,
+		Tokens: bound, Limits: c.limits, TenantLimits: sp.tenantLimits,
+		Price: sp.price, Unpriced: sp.unpriced, CostMicros: int64(sp.bound),
 	})
 	now := s.cfg.Now()
 	var d *quota.Denial
@@ -343,7 +369,7 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bo
 		if in.limitHeaders != nil {
 			in.limitHeaders(w.Header(), st, now)
 		}
-		s.writeDenial(w, d, bound, now, in.writeError)
+		s.writeDenial(w, d, bound, sp.bound, now, in.writeError)
 		return quota.Reservation{}, false
 	case err != nil:
 		x.err = err
@@ -359,8 +385,18 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request, x *exchange, bo
 
 // writeDenial answers 429 as OpenAI does: insufficient_quota for an
 // exhausted budget, rate_limit_exceeded for a rate.
-func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64, now time.Time, ew errorWriter) {
+func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64, cost pricing.Micros, now time.Time, ew errorWriter) {
 	wait := quota.RetryAfter(d, now)
+	if d.USD() {
+		whose := "your USD budget"
+		if d.Tenant != "" {
+			whose = fmt.Sprintf("the USD budget of tenant %s", d.Tenant)
+		}
+		ew(w, http.StatusTooManyRequests, typeInsufficientQuota, codeInsufficientQuota, "",
+			fmt.Sprintf("You exceeded %s (%s: limit $%s, used $%s, this request may cost up to $%s). It resets at %s.",
+				whose, d.Limit, pricing.Micros(d.Max), pricing.Micros(d.Used), cost, d.ResetAt.UTC().Format(time.RFC3339)))
+		return
+	}
 	if d.Budget() {
 		ew(w, http.StatusTooManyRequests, typeInsufficientQuota, codeInsufficientQuota, "",
 			fmt.Sprintf("You exceeded your token budget (%s: limit %d, used %d, this request may use up to %d). It resets at %s.",
@@ -384,12 +420,17 @@ func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64
 func (s *Server) settle(r *http.Request, x *exchange, res quota.Reservation, u provider.Usage) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
-	e, err := s.limiter.Settle(ctx, res, u.PromptTokens, u.CompletionTokens)
+	e, err := s.limiter.SettleUsage(ctx, res, quota.TokenUsage{
+		Prompt: u.PromptTokens, Completion: u.CompletionTokens, Cached: u.CacheReadTokens, CacheWrite: u.CacheWriteTokens,
+	})
 	if err != nil {
 		return err
 	}
 	if e.Late {
 		s.log.WarnContext(ctx, "aiapi: settled after the reservation lapsed; usage recorded", "request_id", x.id)
+	}
+	if e.Unpriced && s.unpriced != nil {
+		s.unpriced.Inc()
 	}
 	x.usage = &e
 	return nil

@@ -363,7 +363,11 @@ const (
 	CtxTPM            = "tpm"
 	CtxTokensPerDay   = "tokensPerDay"
 	CtxTokensPerMonth = "tokensPerMonth"
-	CtxExpiresAt      = "expiresAt"
+	// CtxUSDPerDay and CtxUSDPerMonth are USD budgets in micro-dollars,
+	// present only when set (absent reads as unlimited).
+	CtxUSDPerDay   = "usdMicrosPerDay"
+	CtxUSDPerMonth = "usdMicrosPerMonth"
+	CtxExpiresAt   = "expiresAt"
 	// CtxSecretFingerprint is set for API keys only: SecretFingerprint of
 	// the stored hash the presented secret matched.
 	CtxSecretFingerprint = "secretFingerprint"
@@ -374,7 +378,7 @@ func (a *Authorizer) contextFor(p *Principal) map[string]any {
 	if !p.ExpiresAt.IsZero() {
 		exp = p.ExpiresAt.Unix()
 	}
-	return map[string]any{
+	m := map[string]any{
 		CtxPrincipalID:    p.ID,
 		CtxKind:           string(p.Kind),
 		CtxName:           p.Name,
@@ -386,6 +390,13 @@ func (a *Authorizer) contextFor(p *Principal) map[string]any {
 		CtxTokensPerMonth: p.Limits.TokensPerMonth,
 		CtxExpiresAt:      exp,
 	}
+	if p.Limits.USDPerDay > 0 {
+		m[CtxUSDPerDay] = p.Limits.USDPerDay
+	}
+	if p.Limits.USDPerMonth > 0 {
+		m[CtxUSDPerMonth] = p.Limits.USDPerMonth
+	}
+	return m
 }
 
 // secretContext is an API key's context: the principal's, plus the

@@ -38,7 +38,15 @@ type Limits struct {
 	TPM            int64 `json:"tpm"`              // tokens per minute
 	TokensPerDay   int64 `json:"tokens_per_day"`   // calendar day, UTC
 	TokensPerMonth int64 `json:"tokens_per_month"` // calendar month, UTC
+	// USDPerDay and USDPerMonth are budgets in micro-dollars
+	// (pricing.Micros: $1 is 1_000_000), calendar day and month, UTC.
+	USDPerDay   int64 `json:"usd_micros_per_day,omitempty"`
+	USDPerMonth int64 `json:"usd_micros_per_month,omitempty"`
 }
+
+// HasUSD reports whether any USD budget is set: a caller with one may not
+// use a model without a price.
+func (l Limits) HasUSD() bool { return l.USDPerDay > 0 || l.USDPerMonth > 0 }
 
 // Principal is an authenticated caller: an API key or a JWT subject.
 // Everything downstream (policy scope, context, AI API enforcement, usage)

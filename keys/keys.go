@@ -67,7 +67,7 @@ func (s Spec) Validate(now time.Time) error {
 		}
 	}
 	l := s.Limits
-	if l.RPM < 0 || l.TPM < 0 || l.TokensPerDay < 0 || l.TokensPerMonth < 0 {
+	if l.RPM < 0 || l.TPM < 0 || l.TokensPerDay < 0 || l.TokensPerMonth < 0 || l.USDPerDay < 0 || l.USDPerMonth < 0 {
 		return fmt.Errorf("%w: limits must not be negative", ErrInvalid)
 	}
 	if s.Role != "" && s.Role != authz.RoleAdmin {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/pricing"
 )
 
 // DefaultReservationTTL is how long a reservation stays pending when
@@ -32,6 +33,21 @@ type Request struct {
 	Tokens int64
 	// Limits are the principal's, as the authorizer granted them.
 	Limits authz.Limits
+	// TenantLimits are the limits of Tenant when it is defined (nil: it is
+	// not, and nothing is counted for it).
+	TenantLimits *authz.Limits
+	// Price is the model's price, Unpriced when it has none; CostMicros is
+	// the upper bound of the request's cost at it, reserved against the
+	// USD budgets (see pricing.Price.Bound).
+	Price      pricing.Price
+	Unpriced   bool
+	CostMicros int64
+}
+
+// TokenUsage is what a request used, as the provider reported it: Prompt
+// includes Cached (cache reads) and CacheWrite.
+type TokenUsage struct {
+	Prompt, Completion, Cached, CacheWrite int64
 }
 
 // Limiter turns requests into reservations against a Ledger and settles
@@ -70,8 +86,8 @@ func (l *Limiter) Reserve(ctx context.Context, req Request) (Reservation, Status
 	if req.ID == "" || req.PrincipalID == "" {
 		return Reservation{}, Status{}, errors.New("quota: reserve: request id and principal id are required")
 	}
-	if req.Tokens < 0 {
-		return Reservation{}, Status{}, fmt.Errorf("quota: reserve %s: negative token bound %d", req.ID, req.Tokens)
+	if req.Tokens < 0 || req.CostMicros < 0 {
+		return Reservation{}, Status{}, fmt.Errorf("quota: reserve %s: negative bound", req.ID)
 	}
 	now := l.now()
 	r := Reservation{
@@ -81,9 +97,16 @@ func (l *Limiter) Reserve(ctx context.Context, req Request) (Reservation, Status
 		Model:       req.Model,
 		Protocol:    req.Protocol,
 		Tokens:      req.Tokens,
+		CostMicros:  req.CostMicros,
+		Price:       req.Price,
+		Unpriced:    req.Unpriced,
 		Windows:     WindowsAt(now),
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(l.ttl()),
+	}
+	if req.TenantLimits != nil && req.Tenant != "" {
+		tl := *req.TenantLimits
+		r.TenantLimits = &tl
 	}
 	st, err := l.Ledger.Reserve(ctx, r, req.Limits)
 	if err != nil {
@@ -102,13 +125,33 @@ func (l *Limiter) Reserve(ctx context.Context, req Request) (Reservation, Status
 // if it lapsed meanwhile, the store records the usage from it, and the
 // entry says Late.
 func (l *Limiter) Settle(ctx context.Context, r Reservation, promptTokens, completionTokens int64) (Entry, error) {
-	if promptTokens < 0 || completionTokens < 0 {
+	return l.SettleUsage(ctx, r, TokenUsage{Prompt: promptTokens, Completion: completionTokens})
+}
+
+// SettleUsage is Settle with the cache reads and writes of the usage,
+// priced at r.Price: the cost settled is the actual one, each part at its
+// own price (pricing.Price.Cost).
+func (l *Limiter) SettleUsage(ctx context.Context, r Reservation, u TokenUsage) (Entry, error) {
+	if u.Prompt < 0 || u.Completion < 0 || u.Cached < 0 || u.CacheWrite < 0 {
 		return Entry{}, fmt.Errorf("quota: settle %s: negative usage", r.ID)
+	}
+	var cost pricing.Micros
+	if !r.Unpriced {
+		var err error
+		cost, err = r.Price.Cost(pricing.UsageOf(u.Prompt, u.Completion, u.Cached, u.CacheWrite))
+		if err != nil {
+			return Entry{}, fmt.Errorf("quota: settle %s: %w", r.ID, err)
+		}
 	}
 	e, err := l.Ledger.Settle(ctx, Settlement{
 		Reservation:      r,
-		PromptTokens:     promptTokens,
-		CompletionTokens: completionTokens,
+		PromptTokens:     u.Prompt,
+		CompletionTokens: u.Completion,
+		CachedTokens:     u.Cached,
+		CacheWriteTokens: u.CacheWrite,
+		CostMicros:       int64(cost),
+		Price:            r.Price,
+		Unpriced:         r.Unpriced,
 		At:               laterOf(l.now(), r.CreatedAt),
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/pricing"
 )
 
 // Limit names, as reported in a Denial and in logs.
@@ -20,7 +21,17 @@ const (
 	LimitTokensPerMinute   = "tokens_per_minute"
 	LimitTokensPerDay      = "tokens_per_day"
 	LimitTokensPerMonth    = "tokens_per_month"
+	LimitUSDPerDay         = "usd_per_day"   // micro-dollars
+	LimitUSDPerMonth       = "usd_per_month" // micro-dollars
 )
+
+// TenantWindowsPrefix starts the principal id under which a tenant's
+// windows are counted ("tenant:NAME"): principal ids of callers start with
+// "key:" or "jwt:", so a tenant never shares windows with one.
+const TenantWindowsPrefix = "tenant:"
+
+// TenantWindowsID is the id a tenant's windows are counted under.
+func TenantWindowsID(tenant string) string { return TenantWindowsPrefix + tenant }
 
 // Windows are the calendar windows (UTC) a reservation counts against,
 // identified by their start. Settlement and release adjust these windows,
@@ -55,8 +66,22 @@ type Reservation struct {
 	Model       string
 	// Protocol is the inbound protocol of the request (see
 	// Request.Protocol); empty for reservations made before it was kept.
-	Protocol  string
-	Tokens    int64 // the upper bound reserved: prompt bound + max output tokens
+	Protocol string
+	Tokens   int64 // the upper bound reserved: prompt bound + max output tokens
+	// CostMicros is the upper bound of the request's cost reserved, in
+	// micro-dollars (0 for a model without a price).
+	CostMicros int64
+	// TenantLimits, when not nil, are the limits of the request's Tenant:
+	// the request also counts in the tenant's windows (TenantWindowsID),
+	// and must fit them. Nil: the tenant is not defined, nothing is
+	// counted for it. The store keeps whether it was set.
+	TenantLimits *authz.Limits
+	// Price is what the request is settled at, chosen at Reserve so that
+	// the bound and the cost use one price; Unpriced says the model had
+	// none (metered at $0). The store does not keep them: Limiter.Settle
+	// reads them from the caller's copy.
+	Price     pricing.Price
+	Unpriced  bool
 	Windows   Windows
 	CreatedAt time.Time
 	// ExpiresAt is when ExpireReservations may release the reservation if
@@ -85,6 +110,9 @@ type Status struct {
 // Denial is the error Reserve returns when a limit would be exceeded.
 // Nothing was reserved.
 type Denial struct {
+	// Tenant names the tenant whose limit it is; empty for the
+	// principal's own.
+	Tenant  string
 	Limit   string    // one of the Limit* names
 	Max     int64     // the configured limit
 	Used    int64     // already used (settled and reserved) in the window
@@ -92,14 +120,27 @@ type Denial struct {
 }
 
 func (d *Denial) Error() string {
-	return fmt.Sprintf("quota: %s limit %d reached (%d used), resets at %s", d.Limit, d.Max, d.Used, d.ResetAt.UTC().Format(time.RFC3339))
+	who := ""
+	if d.Tenant != "" {
+		who = "tenant " + d.Tenant + " "
+	}
+	if d.USD() {
+		return fmt.Sprintf("quota: %s%s limit $%s reached ($%s used), resets at %s", who, d.Limit,
+			pricing.Micros(d.Max), pricing.Micros(d.Used), d.ResetAt.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("quota: %s%s limit %d reached (%d used), resets at %s", who, d.Limit, d.Max, d.Used, d.ResetAt.UTC().Format(time.RFC3339))
 }
 
-// Budget reports whether the denial is an exhausted token budget (day or
-// month: OpenAI's insufficient_quota) rather than a rate limit.
+// Budget reports whether the denial is an exhausted budget, of tokens or
+// dollars (day or month: OpenAI's insufficient_quota) rather than a rate
+// limit.
 func (d *Denial) Budget() bool {
-	return d.Limit == LimitTokensPerDay || d.Limit == LimitTokensPerMonth
+	return d.Limit == LimitTokensPerDay || d.Limit == LimitTokensPerMonth || d.USD()
 }
+
+// USD reports whether the denial is of a USD budget: Max and Used are
+// micro-dollars.
+func (d *Denial) USD() bool { return d.Limit == LimitUSDPerDay || d.Limit == LimitUSDPerMonth }
 
 // Settlement is the real usage of a reserved request.
 type Settlement struct {
@@ -112,6 +153,15 @@ type Settlement struct {
 	Reservation      Reservation
 	PromptTokens     int64
 	CompletionTokens int64
+	// CachedTokens and CacheWriteTokens are the parts of PromptTokens read
+	// from and written to the provider's prompt cache.
+	CachedTokens, CacheWriteTokens int64
+	// CostMicros is the request's cost, micro-dollars, at Price; the
+	// windows' dollars move from the reserved bound to it.
+	CostMicros int64
+	Price      pricing.Price
+	// Unpriced says the model had no price: metered at $0.
+	Unpriced bool
 	// At is when the request was settled, not before Reservation.CreatedAt
 	// (a store looks for an earlier settlement of the same request from
 	// then on; Limiter.Settle ensures it).
@@ -126,11 +176,21 @@ type Entry struct {
 	Model       string `json:"model"`
 	// Protocol is the reservation's (see Request.Protocol): empty for
 	// requests settled before it was recorded, all chat completions.
-	Protocol         string    `json:"protocol,omitempty"`
-	PromptTokens     int64     `json:"prompt_tokens"`
-	CompletionTokens int64     `json:"completion_tokens"`
-	ReservedTokens   int64     `json:"reserved_tokens"`
-	At               time.Time `json:"at"`
+	Protocol         string `json:"protocol,omitempty"`
+	PromptTokens     int64  `json:"prompt_tokens"`
+	CompletionTokens int64  `json:"completion_tokens"`
+	ReservedTokens   int64  `json:"reserved_tokens"`
+	// CachedTokens and CacheWriteTokens are parts of PromptTokens.
+	CachedTokens     int64 `json:"cached_tokens,omitempty"`
+	CacheWriteTokens int64 `json:"cache_write_tokens,omitempty"`
+	// CostMicros is what the request cost, micro-dollars, at Price, the
+	// price it was settled with (micro-dollars per 1M tokens): a later
+	// price change never rewrites it.
+	// Unpriced: the model had no price (CostMicros 0).
+	CostMicros int64         `json:"cost_micros"`
+	Price      pricing.Price `json:"price"`
+	Unpriced   bool          `json:"unpriced,omitempty"`
+	At         time.Time     `json:"at"`
 	// Late says that Settle found the reservation no longer pending
 	// (expired or released, its tokens already given back) and recorded
 	// the usage all the same, counting all of it in the windows: worth a
@@ -149,17 +209,20 @@ type Query struct {
 // Ledger is what a store provides for quotas. Every method is atomic on its
 // own: concurrent Reserves never together exceed a limit.
 type Ledger interface {
-	// Reserve counts one request and r.Tokens tokens in r.Windows if, for
-	// every non-zero limit, the used amount plus this request stays within
-	// it; otherwise it changes nothing and returns a *Denial (possibly with
+	// Reserve counts one request, r.Tokens tokens and r.CostMicros
+	// dollars in r.Windows, and in the tenant's windows too when
+	// r.TenantLimits is set, if, for every non-zero limit (limits for the
+	// principal's, *r.TenantLimits for the tenant's), the used amount plus
+	// this request stays within it; otherwise it changes nothing and returns a *Denial (possibly with
 	// the current Status, see Status). When several limits would be
 	// exceeded, which one the Denial names is the store's choice.
 	Reserve(ctx context.Context, r Reservation, limits authz.Limits) (Status, error)
 	// Settle records a request's real usage exactly once per request id,
 	// all at once:
 	//
-	//   - Pending reservation: the real tokens replace the reserved ones in
-	//     the reservation's windows, the reservation is removed and a
+	//   - Pending reservation: the real tokens and s.CostMicros replace
+	//     the reserved ones in the reservation's windows (the tenant's too
+	//     when it counted there), the reservation is removed and a
 	//     ledger entry appended.
 	//   - No longer pending (released, or expired and released by
 	//     ExpireReservations, which gave the reserved tokens back): the

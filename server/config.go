@@ -10,6 +10,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/jwtauth"
+	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/strictyaml"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	// timeouts, open connections. Zero fields: DefaultLimits. The serve
 	// command's flags override it.
 	HTTP Limits `yaml:"http,omitempty"`
+	// Pricing is the price table (pricing.Config: model glob, USD per 1M
+	// tokens for input, output, cachedInput, cacheWrite, optional
+	// effective date), over the built-in prices.
+	Pricing pricing.Config `yaml:"pricing,omitempty"`
 }
 
 // AuthorizerConfig configures the built-in authorizer.
@@ -123,6 +128,9 @@ func ParseConfig(data []byte) (*Config, error) {
 
 // Validate checks what can be checked without opening anything.
 func (c *Config) Validate() error {
+	if _, err := c.Pricing.Entries(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	if len(c.APIs) == 0 {
 		c.APIs = DefaultConfig().APIs
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/jwtauth/devissuer"
 	"github.com/aigate/aigate/keys"
+	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store"
 )
@@ -103,7 +104,12 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		ac = *cfg.AIAPI
 	}
 	ac = ac.WithOpenAIEnv()
-	ac.Ledger, ac.Keys, ac.Logger = s.store, s.store, logger
+	ac.Ledger, ac.Keys, ac.Tenants, ac.Logger, ac.Metrics = s.store, s.store, s.store, logger, opts.Metrics
+	prices, err := cfg.Pricing.Entries() // checked by Validate
+	if err != nil {
+		return nil, err
+	}
+	ac.Pricing = pricing.NewTable(prices)
 	if s.aiapi, err = aiapi.New(ac); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
@@ -41,9 +42,47 @@ type Keys interface {
 	KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, error)
 }
 
+// Tenant is a tenant's own limits, above those of its keys: every request
+// of a principal of the tenant (its API keys, JWT principals whose tenant
+// claim names it) must fit both, and the tenant's budget is shared by all
+// of them. Zero limits are unlimited.
+type Tenant struct {
+	Name      string       `json:"name"`
+	Limits    authz.Limits `json:"limits"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	// Version increases by one on every change (optimistic concurrency,
+	// as for keys).
+	Version int64 `json:"version"`
+}
+
+// TenantEvent is one change to a tenant, kept like a key's AuditEvent.
+type TenantEvent struct {
+	Tenant string    `json:"tenant"`
+	Action string    `json:"action"` // "created" or "updated"
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Tenants persists tenants. Every change is written with its event.
+type Tenants interface {
+	// PutTenant stores t with its event: a new tenant when t.Version is 1
+	// (ErrExists if the name is taken), else it replaces the stored one at
+	// t.Version-1 (ErrNotFound if absent, ErrConflict if changed since).
+	PutTenant(ctx context.Context, t *Tenant, ev TenantEvent) error
+	// GetTenant returns the tenant, or ErrNotFound.
+	GetTenant(ctx context.Context, name string) (*Tenant, error)
+	// ListTenants returns every tenant, by name.
+	ListTenants(ctx context.Context) ([]*Tenant, error)
+	// TenantHistory returns the tenant's events, oldest first.
+	TenantHistory(ctx context.Context, name string) ([]TenantEvent, error)
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	Keys
+	Tenants
 	quota.Ledger // rate-limit windows, reservations and the usage ledger
 	Close() error
 }

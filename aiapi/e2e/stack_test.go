@@ -42,7 +42,7 @@ type stack struct {
 	Clock  *clock
 }
 
-// newStack starts a stack; cfg's Ledger, Keys, Logger and Now are filled in.
+// newStack starts a stack; cfg's Ledger, Keys, Tenants, Logger and Now are filled in.
 func newStack(t testing.TB, cfg aiapi.Config) *stack {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "aigate.db"))
@@ -64,7 +64,7 @@ func newStack(t testing.TB, cfg aiapi.Config) *stack {
 	// its minute (and day) windows roll over under it.
 	now := time.Now()
 	s.Clock.Advance(now.Truncate(time.Minute).Add(time.Minute + 5*time.Second).Sub(now))
-	cfg.Ledger, cfg.Keys, cfg.Now = st, st, s.Clock.Now
+	cfg.Ledger, cfg.Keys, cfg.Tenants, cfg.Now = st, st, st, s.Clock.Now
 	if cfg.Logger == nil {
 		cfg.Logger = quiet
 	}

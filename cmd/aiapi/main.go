@@ -57,7 +57,7 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*lambdaproxy.Handler,
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Ledger, cfg.Keys, cfg.Logger = st, st, logger
+	cfg.Ledger, cfg.Keys, cfg.Tenants, cfg.Logger = st, st, st, logger
 	srv, err := aiapi.New(cfg)
 	if err != nil {
 		st.Close()

@@ -20,7 +20,8 @@ import (
 const keysUsage = `usage: aigate keys <create|list|show|revoke|rotate> [flags]
 
   create --name NAME [--admin] [--tenant T] [--models 'glob,glob'] [--rpm N] [--tpm N]
-         [--tokens-per-day N] [--tokens-per-month N] [--expires DURATION|RFC3339] [--json]
+         [--tokens-per-day N] [--tokens-per-month N] [--usd-per-day X] [--usd-per-month Y]
+         [--expires DURATION|RFC3339] [--json]
   list [--tenant T] [--json]
   show ID [--json]
   revoke ID
@@ -100,6 +101,9 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Int64Var(&l.TPM, "tpm", 0, "tokens per minute (0: unlimited)")
 	fs.Int64Var(&l.TokensPerDay, "tokens-per-day", 0, "tokens per UTC day (0: unlimited)")
 	fs.Int64Var(&l.TokensPerMonth, "tokens-per-month", 0, "tokens per UTC month (0: unlimited)")
+	var usdDay, usdMonth usdFlag
+	fs.Var(&usdDay, "usd-per-day", "USD per UTC day, e.g. 5 or 0.25 (0: unlimited; callers with one cannot use unpriced models)")
+	fs.Var(&usdMonth, "usd-per-month", "USD per UTC month (0: unlimited)")
 	expires := fs.String("expires", "", "expiry: a duration from now (90m, 720h, 30d) or an RFC 3339 time")
 	usageKey := fs.String("usage-identifier-key", "", "API Gateway API key value for usage plans (apiKeySource AUTHORIZER)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -117,6 +121,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		int64Flag{"tokens-per-day", &l.TokensPerDay}, int64Flag{"tokens-per-month", &l.TokensPerMonth}); err != nil {
 		return err
 	}
+	l.USDPerDay, l.USDPerMonth = usdDay.micros, usdMonth.micros
 	spec := keys.Spec{Name: *name, Tenant: *tenant, Models: splitList(*models), Limits: l, UsageIdentifierKey: *usageKey}
 	if *admin {
 		spec.Role = authz.RoleAdmin
@@ -252,6 +257,7 @@ func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(tw, "limits:\trpm %s, tpm %s, tokens/day %s, tokens/month %s\n",
 		limit(v.Limits.RPM), limit(v.Limits.TPM), limit(v.Limits.TokensPerDay), limit(v.Limits.TokensPerMonth))
+	fmt.Fprintf(tw, "usd:\t%s/day, %s/month\n", usdLimit(v.Limits.USDPerDay), usdLimit(v.Limits.USDPerMonth))
 	fmt.Fprintf(tw, "created:\t%s\nexpires:\t%s\n", v.CreatedAt.Format(time.RFC3339), timeOrDash(v.ExpiresAt))
 	if !v.RevokedAt.IsZero() {
 		fmt.Fprintf(tw, "revoked:\t%s\n", v.RevokedAt.Format(time.RFC3339))

@@ -18,9 +18,10 @@ const usage = `usage: aigate <command> [flags]
 commands:
   serve       run the local API Gateway with the authorizer and the AI API
   keys        create, list, show, revoke and rotate API keys
+  tenants     set, list and show tenants' limits (USD, tokens, requests)
   authorize   run the authorizer on one event, as the Lambda would
   token       issue a JWT from the local development issuer
-  usage       report token usage per key and model
+  usage       report usage and cost per key, tenant, model or day
   store       create the DynamoDB tables (store init)
   version     print the version
 
@@ -102,6 +103,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "keys":
 		return runKeys(ctx, rest, stdout, stderr)
+	case "tenants":
+		return runTenants(ctx, rest, stdout, stderr)
 	case "authorize":
 		return runAuthorize(ctx, rest, stdin, stdout, stderr)
 	case "serve":

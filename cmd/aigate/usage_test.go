@@ -83,8 +83,9 @@ func TestUsageReportsPerKeyAndModel(t *testing.T) {
 	}
 	table := c.ok("usage", "--key", a.ID)
 	lines := strings.Split(strings.TrimSpace(table), "\n")
+	// The total line ends with the tokens, then the cost (none priced here).
 	if len(lines) != 4 || !strings.Contains(lines[0], "COMPLETION") || !strings.HasPrefix(strings.TrimSpace(lines[3]), "total") ||
-		!strings.HasSuffix(strings.TrimSpace(lines[3]), "168") {
+		!strings.HasSuffix(strings.TrimSpace(lines[3]), "168      0.00") {
 		t.Errorf("table:\n%s", table)
 	}
 }

@@ -253,7 +253,7 @@ func TestReserveCrashBeforeTheReservationItemOnlyHoldsBudgetBack(t *testing.T) {
 	l := authz.Limits{TokensPerDay: 1000}
 	ws := windowsOf(quota.WindowsAt(crashBase))
 	for _, w := range ws[:2] { // minute and day counted, then the crash
-		if _, d, err := s.count(ctx, w, "p", 300, l); err != nil || d != nil {
+		if _, d, err := s.count(ctx, w, "p", 300, 0, l); err != nil || d != nil {
 			t.Fatal(d, err)
 		}
 	}
@@ -280,7 +280,7 @@ func TestReserveWithADuplicateIDGivesEverythingBack(t *testing.T) {
 		t.Fatalf("Reserve with a pending id = %v, want ErrExists", err)
 	}
 	for i, c := range windowTotals(t, s, "p", crashBase) {
-		if c != (counters{1, 100}) {
+		if c != (counters{1, 100, 0}) {
 			t.Errorf("window %d = %+v, want only the first reservation", i, c)
 		}
 	}

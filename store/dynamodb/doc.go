@@ -53,11 +53,18 @@
 // key_events: the audit history, one item per (key, version); a version's
 // event is copied here from the key item (see "Key changes").
 //
+// Tenants (store.Tenants) are items of the keys table too, id
+// "tenant:NAME" and kind "tenant", with their limits, version and embedded
+// event like a key (their events go to key_events under key_id
+// "tenant:NAME"): no table or IAM grant is added for them, and the AI API
+// Lambda reads them with the GetItem it has. GetKey and ListKeys skip them.
+//
 // usage: one counter item per principal and window, pk
 // "minute#2025-03-14T15:09Z#PRINCIPAL", "day#2025-03-14#PRINCIPAL" or
 // "month#2025-03#PRINCIPAL" (the principal last, after fixed-format parts,
 // so no principal id can collide with another's key), holding requests (N)
-// and tokens (N), reserved and settled alike, and ttl: epoch seconds of the
+// and tokens (N), reserved and settled alike, usd (N, micro-dollars,
+// likewise), and ttl: epoch seconds of the
 // window's end plus 1 hour (minute), 7 days (day) or 32 days (month), kept
 // past the window so that a late settlement still finds it. Enable TTL on
 // the attribute ttl. dynalite has no TTL: there the items stay.
@@ -123,7 +130,9 @@
 // that did not happen.
 //
 // Reserve: the three window counters are conditional UpdateItems with ADD
-// (condition: limit minus this request not exceeded), in parallel; then the
+// (condition: limit minus this request not exceeded, for requests, tokens
+// and dollars), in parallel, and three more for the tenant's windows
+// ("tenant:NAME" in place of the principal) when the tenant is defined; then the
 // reservation item, attribute_not_exists(id). A denial or error gives back
 // what was counted; a crash before the reservation item leaves counters too
 // high by one request (budget held back, never overspent). Settle commits

@@ -176,6 +176,16 @@ func (s *Store) GetKey(ctx context.Context, id string) (*authz.Key, error) {
 // getKeyItem returns the key item, or nil if there is none. DynamoDB
 // refuses an empty key value; no key has the empty id.
 func (s *Store) getKeyItem(ctx context.Context, id string) (item, error) {
+	it, err := s.getItem(ctx, id)
+	if getS(it, "kind") == kindTenant {
+		return nil, err // a tenant (tenants.go) is no key
+	}
+	return it, err
+}
+
+// getItem reads any item of the keys table (a key or a tenant); nil when
+// absent.
+func (s *Store) getItem(ctx context.Context, id string) (item, error) {
 	if id == "" {
 		return nil, nil
 	}
@@ -232,8 +242,11 @@ func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.
 		return keys, nil
 	}
 	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
-		TableName:      aws.String(s.t.keys),
-		ConsistentRead: aws.Bool(true),
+		TableName:                 aws.String(s.t.keys),
+		ConsistentRead:            aws.Bool(true),
+		FilterExpression:          aws.String("attribute_not_exists(#k) OR #k <> :tenant"),
+		ExpressionAttributeNames:  map[string]string{"#k": "kind"},
+		ExpressionAttributeValues: item{":tenant": attrS(kindTenant)},
 	})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
@@ -270,6 +283,13 @@ func (s *Store) KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, 
 	if err != nil {
 		return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
 	}
+	return s.history(ctx, id, key)
+}
+
+// history is the events of the keys-table item id (a key or a tenant):
+// those copied to key_events, then the item's embedded one if newer.
+func (s *Store) history(ctx context.Context, id string, key item) ([]authz.AuditEvent, error) {
+	evs := []authz.AuditEvent{}
 	var last int64
 	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.t.events),
@@ -326,6 +346,8 @@ func keyItem(k *authz.Key, ev authz.AuditEvent) (item, error) {
 		"tpm":              attrN(k.Limits.TPM),
 		"tokens_per_day":   attrN(k.Limits.TokensPerDay),
 		"tokens_per_month": attrN(k.Limits.TokensPerMonth),
+		"usd_per_day":      attrN(k.Limits.USDPerDay),
+		"usd_per_month":    attrN(k.Limits.USDPerMonth),
 		"version":          attrN(k.Version),
 		"ev_version":       attrN(k.Version),
 	}
@@ -370,6 +392,8 @@ func decodeKey(it item) (*authz.Key, error) {
 			TPM:            d.n("tpm"),
 			TokensPerDay:   d.n("tokens_per_day"),
 			TokensPerMonth: d.n("tokens_per_month"),
+			USDPerDay:      d.n("usd_per_day"),
+			USDPerMonth:    d.n("usd_per_month"),
 		},
 		Status:             authz.Status(getS(it, "status")),
 		Role:               authz.Role(getS(it, "role")),

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
 )
 
@@ -33,8 +35,8 @@ type window struct {
 	layout     string        // how start appears in the pk
 	keep       time.Duration // how long after end the item stays (its TTL)
 	// requestLimit and tokenLimit pick the limits that apply to this window.
-	requestLimit, tokenLimit func(authz.Limits) int64
-	requestName, tokenName   string
+	requestLimit, tokenLimit, usdLimit func(authz.Limits) int64
+	requestName, tokenName, usdName    string
 }
 
 func none(authz.Limits) int64 { return 0 }
@@ -49,13 +51,16 @@ func windowsOf(w quota.Windows) [3]window {
 	return [3]window{
 		{kind: "minute", start: w.Minute, end: w.MinuteEnd(), layout: "2006-01-02T15:04Z", keep: time.Hour,
 			requestLimit: func(l authz.Limits) int64 { return l.RPM }, requestName: quota.LimitRequestsPerMinute,
-			tokenLimit: func(l authz.Limits) int64 { return l.TPM }, tokenName: quota.LimitTokensPerMinute},
+			tokenLimit: func(l authz.Limits) int64 { return l.TPM }, tokenName: quota.LimitTokensPerMinute,
+			usdLimit: none},
 		{kind: "day", start: w.Day, end: w.DayEnd(), layout: "2006-01-02", keep: 7 * 24 * time.Hour,
 			requestLimit: none,
-			tokenLimit:   func(l authz.Limits) int64 { return l.TokensPerDay }, tokenName: quota.LimitTokensPerDay},
+			tokenLimit:   func(l authz.Limits) int64 { return l.TokensPerDay }, tokenName: quota.LimitTokensPerDay,
+			usdLimit: func(l authz.Limits) int64 { return l.USDPerDay }, usdName: quota.LimitUSDPerDay},
 		{kind: "month", start: w.Month, end: w.MonthEnd(), layout: "2006-01", keep: 32 * 24 * time.Hour,
 			requestLimit: none,
-			tokenLimit:   func(l authz.Limits) int64 { return l.TokensPerMonth }, tokenName: quota.LimitTokensPerMonth},
+			tokenLimit:   func(l authz.Limits) int64 { return l.TokensPerMonth }, tokenName: quota.LimitTokensPerMonth,
+			usdLimit: func(l authz.Limits) int64 { return l.USDPerMonth }, usdName: quota.LimitUSDPerMonth},
 	}
 }
 
@@ -100,18 +105,40 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits
 		return quota.Status{}, fmt.Errorf("dynamodb: reserve %q: %w", r.ID, err)
 	}
 	ws := windowsOf(r.Windows)
-	var counted [3]struct {
+	// The counters: the principal's three windows, then its tenant's when
+	// the tenant is defined, all in parallel.
+	type counter struct {
+		w      window
+		id     string
+		limits authz.Limits
+		tenant string
+	}
+	var cs []counter
+	for _, w := range ws {
+		cs = append(cs, counter{w: w, id: r.PrincipalID, limits: l})
+	}
+	if countsTenant(r) {
+		for _, w := range ws {
+			cs = append(cs, counter{w: w, id: quota.TenantWindowsID(r.Tenant), limits: *r.TenantLimits, tenant: r.Tenant})
+		}
+	}
+	counted := make([]struct {
 		c      counters
 		denial *quota.Denial
 		err    error
-	}
+	}, len(cs))
 	var wg sync.WaitGroup
-	for i, w := range ws {
-		wg.Go(func() { counted[i].c, counted[i].denial, counted[i].err = s.count(ctx, w, r.PrincipalID, r.Tokens, l) })
+	for i, c := range cs {
+		wg.Go(func() {
+			counted[i].c, counted[i].denial, counted[i].err = s.count(ctx, c.w, c.id, r.Tokens, r.CostMicros, c.limits)
+			if d := counted[i].denial; d != nil {
+				d.Tenant = c.tenant
+			}
+		})
 	}
 	wg.Wait()
 	var (
-		done   []window // counted: to give back on failure
+		done   []counter // counted: to give back on failure
 		denial *quota.Denial
 		errs   []error
 	)
@@ -120,14 +147,23 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits
 		case c.err != nil:
 			errs = append(errs, c.err)
 		case c.denial != nil:
-			denial = cmp.Or(denial, c.denial) // the first in minute, day, month order
+			denial = cmp.Or(denial, c.denial) // the first in principal, tenant; minute, day, month order
 		default:
-			done = append(done, ws[i])
+			done = append(done, cs[i])
 		}
+	}
+	giveBack := func(done []counter) error {
+		var errs []error
+		for _, c := range done {
+			if err := s.uncount(ctx, []window{c.w}, c.id, 1, r.Tokens, r.CostMicros); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
 	}
 	minute := counted[0].c
 	if denial != nil || len(errs) > 0 {
-		if cerr := s.uncount(ctx, done, r.PrincipalID, 1, r.Tokens); cerr != nil {
+		if cerr := giveBack(done); cerr != nil {
 			errs = append(errs, fmt.Errorf("giving back what was counted: %w", cerr))
 		}
 		err := errors.Join(errs...)
@@ -136,7 +172,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits
 		}
 		// The minute window as it stands, without this request.
 		if counted[0].err == nil && counted[0].denial == nil {
-			minute = counters{minute.requests - 1, minute.tokens - r.Tokens}
+			minute = counters{minute.requests - 1, minute.tokens - r.Tokens, minute.usd - r.CostMicros}
 		}
 		st := quota.Status{}
 		if counted[0].err == nil {
@@ -149,7 +185,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits
 	}
 	if err := s.putReservation(ctx, r.ID, res); err != nil {
 		if errors.Is(err, authz.ErrExists) || errors.Is(err, errNotWritten) {
-			if cerr := s.uncount(ctx, ws[:], r.PrincipalID, 1, r.Tokens); cerr != nil {
+			if cerr := giveBack(cs); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("giving back what was counted: %w", cerr))
 			}
 		}
@@ -157,6 +193,9 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits
 	}
 	return minuteStatus(l, minute, ws[0].end), nil
 }
+
+// countsTenant reports whether r counts in its tenant's windows too.
+func countsTenant(r quota.Reservation) bool { return r.TenantLimits != nil && r.Tenant != "" }
 
 // errNotWritten says that a write certainly did not happen.
 var errNotWritten = errors.New("not written")
@@ -203,11 +242,11 @@ func (s *Store) putReservation(ctx context.Context, id string, res item) error {
 }
 
 // counters are a window item's totals.
-type counters struct{ requests, tokens int64 }
+type counters struct{ requests, tokens, usd int64 }
 
 func readCounters(it item) (counters, error) {
 	d := decoder{it: it}
-	c := counters{requests: d.n("requests"), tokens: d.n("tokens")}
+	c := counters{requests: d.n("requests"), tokens: d.n("tokens"), usd: d.n("usd")}
 	return c, d.err
 }
 
@@ -225,20 +264,22 @@ func minuteStatus(l authz.Limits, c counters, reset time.Time) quota.Status {
 // count adds one request and n tokens to w's item if w's limits hold after
 // it, and returns the item's totals: after the addition, or as they stand
 // with a denial.
-func (s *Store) count(ctx context.Context, w window, principal string, n int64, l authz.Limits) (counters, *quota.Denial, error) {
-	reqMax, tokMax := w.requestLimit(l), w.tokenLimit(l)
+func (s *Store) count(ctx context.Context, w window, principal string, n, usd int64, l authz.Limits) (counters, *quota.Denial, error) {
+	reqMax, tokMax, usdMax := w.requestLimit(l), w.tokenLimit(l), w.usdLimit(l)
 	deny := func(c counters) *quota.Denial {
 		switch {
 		case reqMax > 0 && c.requests+1 > reqMax:
 			return &quota.Denial{Limit: w.requestName, Max: reqMax, Used: c.requests, ResetAt: w.end}
 		case tokMax > 0 && c.tokens+n > tokMax:
 			return &quota.Denial{Limit: w.tokenName, Max: tokMax, Used: c.tokens, ResetAt: w.end}
+		case usdMax > 0 && c.usd+usd > usdMax:
+			return &quota.Denial{Limit: w.usdName, Max: usdMax, Used: c.usd, ResetAt: w.end}
 		}
 		return nil
 	}
 	key := item{"pk": w.key(principal)}
 	var cond []string
-	values := item{":one": attrN(1), ":n": attrN(n), ":ttl": w.ttl(), ":p": attrS(principal)}
+	values := item{":one": attrN(1), ":n": attrN(n), ":u": attrN(usd), ":ttl": w.ttl(), ":p": attrS(principal)}
 	if reqMax > 0 {
 		cond = append(cond, "(attribute_not_exists(#r) OR #r < :rmax)")
 		values[":rmax"] = attrN(reqMax)
@@ -248,11 +289,16 @@ func (s *Store) count(ctx context.Context, w window, principal string, n int64, 
 		cond = append(cond, "(attribute_not_exists(#t) OR #t <= :troom)")
 		values[":troom"] = attrN(tokMax - n)
 	}
+	if usdMax > 0 {
+		// usd + this request's bound <= max, as for tokens.
+		cond = append(cond, "(attribute_not_exists(#u) OR #u <= :uroom)")
+		values[":uroom"] = attrN(usdMax - usd)
+	}
 	in := &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.t.usage),
 		Key:                                 key,
-		UpdateExpression:                    aws.String("ADD #r :one, #t :n SET #ttl = :ttl, #p = :p"),
-		ExpressionAttributeNames:            map[string]string{"#r": "requests", "#t": "tokens", "#ttl": usageTTLAttribute, "#p": "principal_id"},
+		UpdateExpression:                    aws.String("ADD #r :one, #t :n, #u :u SET #ttl = :ttl, #p = :p"),
+		ExpressionAttributeNames:            map[string]string{"#r": "requests", "#t": "tokens", "#u": "usd", "#ttl": usageTTLAttribute, "#p": "principal_id"},
 		ExpressionAttributeValues:           values,
 		ReturnValues:                        types.ReturnValueUpdatedNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -267,6 +313,13 @@ func (s *Store) count(ctx context.Context, w window, principal string, n int64, 
 			return cur, nil, err
 		}
 		return cur, &quota.Denial{Limit: w.tokenName, Max: tokMax, Used: cur.tokens, ResetAt: w.end}, nil
+	}
+	if usdMax > 0 && usd > usdMax {
+		cur, err := s.readCounters(ctx, key, nil)
+		if err != nil {
+			return cur, nil, err
+		}
+		return cur, &quota.Denial{Limit: w.usdName, Max: usdMax, Used: cur.usd, ResetAt: w.end}, nil
 	}
 	var c counters
 	// A failed condition is re-read to name the limit; if the re-read shows
@@ -293,10 +346,13 @@ func (s *Store) count(ctx context.Context, w window, principal string, n int64, 
 	// Lost three races in a row, each time to a writer that then gave room
 	// back: refuse, naming a limit that applies (the condition failed, so
 	// one is set).
-	if reqMax > 0 {
+	switch {
+	case reqMax > 0:
 		return c, &quota.Denial{Limit: w.requestName, Max: reqMax, Used: c.requests, ResetAt: w.end}, nil
+	case tokMax > 0:
+		return c, &quota.Denial{Limit: w.tokenName, Max: tokMax, Used: c.tokens, ResetAt: w.end}, nil
 	}
-	return c, &quota.Denial{Limit: w.tokenName, Max: tokMax, Used: c.tokens, ResetAt: w.end}, nil
+	return c, &quota.Denial{Limit: w.usdName, Max: usdMax, Used: c.usd, ResetAt: w.end}, nil
 }
 
 // readCounters returns the totals of the item, taken from it when the
@@ -317,15 +373,15 @@ func (s *Store) readCounters(ctx context.Context, key, it item) (counters, error
 // uncount subtracts requests and tokens from the windows, as compensation
 // or release. It runs to the end even when ctx is canceled: stopping half
 // way would leave the counters too high for no reason.
-func (s *Store) uncount(ctx context.Context, ws []window, principal string, requests, tokens int64) error {
-	return s.adjust(ctx, ws, principal, -requests, -tokens)
+func (s *Store) uncount(ctx context.Context, ws []window, principal string, requests, tokens, usd int64) error {
+	return s.adjust(ctx, ws, principal, -requests, -tokens, -usd)
 }
 
 // adjust adds (possibly negative) requests and tokens to the windows,
 // unconditionally. An item already removed by its TTL is created again,
 // with its TTL, so it goes away too.
-func (s *Store) adjust(ctx context.Context, ws []window, principal string, requests, tokens int64) error {
-	if requests == 0 && tokens == 0 {
+func (s *Store) adjust(ctx context.Context, ws []window, principal string, requests, tokens, usd int64) error {
+	if requests == 0 && tokens == 0 && usd == 0 {
 		return nil
 	}
 	ctx, cancel := afterCommit(ctx)
@@ -336,7 +392,7 @@ func (s *Store) adjust(ctx context.Context, ws []window, principal string, reque
 	// subtraction is sent once, and again only after an answer proving it
 	// was not applied (throttling); otherwise the counters may stay high.
 	var opts []func(*dynamodb.Options)
-	if requests < 0 || tokens < 0 {
+	if requests < 0 || tokens < 0 || usd < 0 {
 		opts = append(opts, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	}
 	errs := make([]error, len(ws))
@@ -346,9 +402,9 @@ func (s *Store) adjust(ctx context.Context, ws []window, principal string, reque
 			in := &dynamodb.UpdateItemInput{
 				TableName:                 aws.String(s.t.usage),
 				Key:                       item{"pk": w.key(principal)},
-				UpdateExpression:          aws.String("ADD #r :r, #t :t SET #ttl = if_not_exists(#ttl, :ttl)"),
-				ExpressionAttributeNames:  map[string]string{"#r": "requests", "#t": "tokens", "#ttl": usageTTLAttribute},
-				ExpressionAttributeValues: item{":r": attrN(requests), ":t": attrN(tokens), ":ttl": w.ttl()},
+				UpdateExpression:          aws.String("ADD #r :r, #t :t, #u :u SET #ttl = if_not_exists(#ttl, :ttl)"),
+				ExpressionAttributeNames:  map[string]string{"#r": "requests", "#t": "tokens", "#u": "usd", "#ttl": usageTTLAttribute},
+				ExpressionAttributeValues: item{":r": attrN(requests), ":t": attrN(tokens), ":u": attrN(usd), ":ttl": w.ttl()},
 			}
 			delay := 25 * time.Millisecond
 			for attempt := 0; ; attempt++ {
@@ -471,6 +527,10 @@ func (s *Store) commitSettlement(ctx context.Context, st quota.Settlement) (quot
 		":nonce":    attrS(nonce),
 	}
 	update := "SET #st = :settling, prompt_tokens = :p, completion_tokens = :c, settle_nonce = :nonce"
+	for name, v := range settlementMoney(st) {
+		values[":"+name] = v
+		update += ", " + name + " = :" + name
+	}
 	if !st.At.IsZero() {
 		at, err := toNanos(st.At)
 		if err != nil {
@@ -520,6 +580,7 @@ func (s *Store) commitLateSettlement(ctx context.Context, st quota.Settlement) (
 	it["prompt_tokens"] = attrN(st.PromptTokens)
 	it["completion_tokens"] = attrN(st.CompletionTokens)
 	it["settle_nonce"] = attrS(nonce)
+	maps.Copy(it, settlementMoney(st))
 	if err := setTime(it, "settled_at", st.At); err != nil {
 		return fail(err)
 	}
@@ -623,13 +684,19 @@ func (s *Store) finishSettlement(ctx context.Context, r quota.Reservation, e quo
 	if err != nil {
 		return fmt.Errorf("delete reservation: %w", err)
 	}
-	delta := e.PromptTokens + e.CompletionTokens - r.Tokens
+	delta, usd := e.PromptTokens+e.CompletionTokens-r.Tokens, e.CostMicros-r.CostMicros
 	if e.Late {
-		delta += r.Tokens // the release gave the reserved tokens back
+		// the release gave the reserved tokens and dollars back
+		delta, usd = delta+r.Tokens, usd+r.CostMicros
 	}
 	ws := windowsOf(r.Windows)
-	if err := s.adjust(ctx, ws[:], r.PrincipalID, 0, delta); err != nil {
+	if err := s.adjust(ctx, ws[:], r.PrincipalID, 0, delta, usd); err != nil {
 		return fmt.Errorf("adjust windows: %w", err)
+	}
+	if countsTenant(r) {
+		if err := s.adjust(ctx, ws[:], quota.TenantWindowsID(r.Tenant), 0, delta, usd); err != nil {
+			return fmt.Errorf("adjust the tenant's windows: %w", err)
+		}
 	}
 	return nil
 }
@@ -722,7 +789,11 @@ func (s *Store) release(ctx context.Context, id, cond string, values item) (bool
 		return true, err
 	}
 	ws := windowsOf(r.Windows)
-	return true, s.uncount(ctx, ws[:], r.PrincipalID, 0, r.Tokens)
+	err = s.uncount(ctx, ws[:], r.PrincipalID, 0, r.Tokens, r.CostMicros)
+	if countsTenant(r) {
+		err = errors.Join(err, s.uncount(ctx, ws[:], quota.TenantWindowsID(r.Tenant), 0, r.Tokens, r.CostMicros))
+	}
+	return true, err
 }
 
 // ExpireReservations releases every pending reservation whose ExpiresAt is
@@ -901,6 +972,12 @@ func reservationItem(r quota.Reservation) (item, error) {
 	setS(it, "tenant", r.Tenant)
 	setS(it, "model", r.Model)
 	setS(it, "protocol", r.Protocol)
+	if r.CostMicros != 0 {
+		it["cost_bound"] = attrN(r.CostMicros)
+	}
+	if countsTenant(r) {
+		it["tenant_windows"] = attrN(1)
+	}
 	// expires_at is always present, being the index's sort key: a zero
 	// ExpiresAt is stored as 0 and so expires at the next
 	// ExpireReservations, as "before now" says.
@@ -936,6 +1013,10 @@ func decodeReservation(it item) (quota.Reservation, quota.Entry, error) {
 		Windows:     quota.Windows{Minute: d.time("minute"), Day: d.time("day"), Month: d.time("month")},
 		CreatedAt:   d.time("created_at"),
 		ExpiresAt:   d.time("expires_at"),
+		CostMicros:  d.n("cost_bound"),
+	}
+	if d.n("tenant_windows") == 1 {
+		r.TenantLimits = &authz.Limits{} // counted there; the limits themselves are not kept
 	}
 	e := quota.Entry{
 		RequestID:        r.ID,
@@ -949,6 +1030,7 @@ func decodeReservation(it item) (quota.Reservation, quota.Entry, error) {
 		At:               d.time("settled_at"),
 		Late:             d.n("late") == 1,
 	}
+	decodeMoney(&d, &e)
 	if d.err != nil {
 		return r, e, fmt.Errorf("reservation %q: %w", r.ID, d.err)
 	}
@@ -965,6 +1047,7 @@ func ledgerItem(e quota.Entry) (item, error) {
 		"completion_tokens": attrN(e.CompletionTokens),
 		"reserved_tokens":   attrN(e.ReservedTokens),
 	}
+	maps.Copy(it, entryMoney(e))
 	setS(it, "model", e.Model)
 	setS(it, "protocol", e.Protocol)
 	if e.Tenant != "" {
@@ -990,8 +1073,42 @@ func decodeEntry(it item) (quota.Entry, error) {
 		ReservedTokens:   d.n("reserved_tokens"),
 		At:               d.time("at"),
 	}
+	decodeMoney(&d, &e)
 	if d.err != nil {
 		return e, fmt.Errorf("ledger row %q: %w", e.RequestID, d.err)
 	}
 	return e, nil
+}
+
+// entryMoney is the money part of a ledger row (and of a settling
+// reservation): the cache parts of the prompt, the cost and the price it
+// was settled at, micro-dollars per 1M tokens. Zeros are left out: rows
+// from before money was recorded have none and read as unpriced-at-$0.
+func entryMoney(e quota.Entry) item {
+	it := item{}
+	for name, v := range map[string]int64{
+		"cached_tokens": e.CachedTokens, "cache_write_tokens": e.CacheWriteTokens, "cost_micros": e.CostMicros,
+		"price_input": int64(e.Price.Input), "price_output": int64(e.Price.Output),
+		"price_cached_input": int64(e.Price.CachedInput), "price_cache_write": int64(e.Price.CacheWrite),
+	} {
+		if v != 0 {
+			it[name] = attrN(v)
+		}
+	}
+	if e.Unpriced {
+		it["unpriced"] = attrN(1)
+	}
+	return it
+}
+
+func settlementMoney(st quota.Settlement) item {
+	return entryMoney(quota.Entry{CachedTokens: st.CachedTokens, CacheWriteTokens: st.CacheWriteTokens,
+		CostMicros: st.CostMicros, Price: st.Price, Unpriced: st.Unpriced})
+}
+
+func decodeMoney(d *decoder, e *quota.Entry) {
+	e.CachedTokens, e.CacheWriteTokens, e.CostMicros = d.n("cached_tokens"), d.n("cache_write_tokens"), d.n("cost_micros")
+	e.Price.Input, e.Price.Output = pricing.Micros(d.n("price_input")), pricing.Micros(d.n("price_output"))
+	e.Price.CachedInput, e.Price.CacheWrite = pricing.Micros(d.n("price_cached_input")), pricing.Micros(d.n("price_cache_write"))
+	e.Unpriced = d.n("unpriced") == 1
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/quota"
 )
 
 // PrincipalMigration says what MigratePrincipalIDs rewrote, per table.
@@ -55,6 +56,9 @@ func (s *Store) MigratePrincipalIDs(ctx context.Context) (PrincipalMigration, er
 	qualify := func(id string) (string, bool) {
 		if _, _, _, ok := authz.SplitPrincipalID(id); ok || id == "" {
 			return id, false
+		}
+		if strings.HasPrefix(id, quota.TenantWindowsPrefix) {
+			return id, false // a tenant's counters: written by this version, never bare
 		}
 		if keyIDs[id] {
 			return authz.KeyPrincipalID(id), true

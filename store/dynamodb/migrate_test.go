@@ -96,3 +96,27 @@ func TestMigratePrincipalIDsGivesStoredIDsTheirKind(t *testing.T) {
 		t.Errorf("usage after a second migration = %v", got)
 	}
 }
+
+// A tenant's counters ("tenant:NAME") are not a bare principal id of the
+// old code: the migration leaves them, and the tenant's budget, alone.
+func TestMigratePrincipalIDsLeavesTenantCountersAlone(t *testing.T) {
+	s := openClosing(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	tl := &authz.Limits{USDPerDay: 1000}
+	r := quota.Reservation{ID: "r1", PrincipalID: "key:k1", Tenant: "acme", Tokens: 10, CostMicros: 600, TenantLimits: tl,
+		Windows: quota.WindowsAt(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.MigratePrincipalIDs(ctx)
+	if err != nil || m != (PrincipalMigration{}) {
+		t.Fatalf("migration = %+v, %v; want nothing to do", m, err)
+	}
+	r2 := r
+	r2.ID, r2.PrincipalID = "r2", "key:k2"
+	var d *quota.Denial
+	if _, err := s.Reserve(ctx, r2, authz.Limits{}); !errors.As(err, &d) || d.Tenant != "acme" || d.Used != 600 {
+		t.Fatalf("second request = %v, want the tenant's $ budget to hold the first's 600", err)
+	}
+}

@@ -79,7 +79,7 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 		if tr.sent != 2 {
 			t.Errorf("reservation put sent %d times, want 2 (the SDK's retry)", tr.sent)
 		}
-		if got := windowTotals(t, base, "p", crashBase)[1]; got != (counters{1, 300}) {
+		if got := windowTotals(t, base, "p", crashBase)[1]; got != (counters{1, 300, 0}) {
 			t.Errorf("day = %+v, want the one reservation", got)
 		}
 		if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "r1"}, PromptTokens: 100, At: crashBase}); err != nil {
@@ -103,7 +103,7 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 		if rows := ledgerRows(t, base); len(rows) != 1 {
 			t.Errorf("ledger = %+v, want one row", rows)
 		}
-		if got := windowTotals(t, base, "p", crashBase)[1]; got != (counters{1, 120}) {
+		if got := windowTotals(t, base, "p", crashBase)[1]; got != (counters{1, 120, 0}) {
 			t.Errorf("day = %+v, want 120 tokens", got)
 		}
 	})
@@ -123,7 +123,7 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 		}
 		// Each was applied once: exactly the reservation is given back.
 		for i, c := range windowTotals(t, base, "p", crashBase) {
-			if c != (counters{1, 0}) {
+			if c != (counters{1, 0, 0}) {
 				t.Errorf("window %d = %+v, want 1 request, 0 tokens", i, c)
 			}
 		}

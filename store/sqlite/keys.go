@@ -19,7 +19,7 @@ var _ store.Store = (*Store)(nil)
 // keyArgs binds them.
 const keyColumns = `id, name, tenant, models, rpm, tpm, tokens_per_day, tokens_per_month,
 	status, secret_hash, previous_secret_hash, previous_expires_at, usage_identifier_key,
-	created_at, updated_at, expires_at, revoked_at, version, role`
+	created_at, updated_at, expires_at, revoked_at, version, role, usd_per_day, usd_per_month`
 
 // CreateKey stores k, which must be at version 1, and its creation event ev
 // in one transaction. ErrExists if the id is taken.
@@ -191,7 +191,7 @@ func keyArgs(k *authz.Key) ([]any, error) {
 		k.ID, k.Name, k.Tenant, string(models),
 		k.Limits.RPM, k.Limits.TPM, k.Limits.TokensPerDay, k.Limits.TokensPerMonth,
 		string(k.Status), hashArg(k.SecretHash), hashArg(k.PreviousSecretHash), times[0], k.UsageIdentifierKey,
-		times[1], times[2], times[3], times[4], k.Version, string(k.Role),
+		times[1], times[2], times[3], times[4], k.Version, string(k.Role), k.Limits.USDPerDay, k.Limits.USDPerMonth,
 	}, nil
 }
 
@@ -227,7 +227,7 @@ func scanKey(row interface{ Scan(...any) error }) (*authz.Key, error) {
 	if err := row.Scan(&k.ID, &k.Name, &k.Tenant, &models,
 		&k.Limits.RPM, &k.Limits.TPM, &k.Limits.TokensPerDay, &k.Limits.TokensPerMonth,
 		&status, &k.SecretHash, &k.PreviousSecretHash, &prevExpires, &k.UsageIdentifierKey,
-		&created, &updated, &expires, &revoked, &k.Version, &role); err != nil {
+		&created, &updated, &expires, &revoked, &k.Version, &role, &k.Limits.USDPerDay, &k.Limits.USDPerMonth); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(models), &k.Models); err != nil {

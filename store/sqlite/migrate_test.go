@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
 )
 
@@ -146,5 +147,52 @@ func TestMigrationLeavesEarlierRequestsWithoutAProtocol(t *testing.T) {
 	want := map[string]string{"r1": "", "r2": "", "r3": "messages"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("protocols by request = %v, want %v", got, want)
+	}
+}
+
+// Migration 5 adds money and tenants: a key from before has no USD
+// budget, a ledger row from before has cost 0 and no price, and a request
+// in flight across the upgrade (no cost bound, no tenant windows) settles
+// at the cost it is given without touching any tenant's windows.
+func TestMigrationGivesEarlierRowsNoCostAndNoBudget(t *testing.T) {
+	now := time.Now().UTC()
+	w := quota.WindowsAt(now)
+	path := databaseAt(t, 4,
+		`INSERT INTO keys (id, name, tenant, models, rpm, tpm, tokens_per_day, tokens_per_month, status, previous_expires_at,
+			usage_identifier_key, created_at, updated_at, expires_at, revoked_at, version)
+			VALUES ('k1', 'one', 'acme', '["*"]', 0, 0, 0, 0, 'active', 0, '', 1, 1, 0, 0, 1)`,
+		`INSERT INTO usage_ledger (at, request_id, principal_id, tenant, model, prompt_tokens, completion_tokens, reserved_tokens, protocol)
+			VALUES (1, 'r1', 'key:k1', 'acme', 'echo', 10, 5, 100, 'chat')`,
+		fmt.Sprintf(`INSERT INTO quota_reservations (id, principal_id, tenant, model, tokens, minute_start, day_start, month_start, created_at, expires_at, protocol)
+			VALUES ('r2', 'key:k1', 'acme', 'echo', 15, %d, %d, %d, 3, %d, 'chat')`,
+			w.Minute.UnixNano(), w.Day.UnixNano(), w.Month.UnixNano(), now.Add(time.Hour).UnixNano()),
+	)
+	s := open(t, path)
+	defer s.Close()
+	ctx := t.Context()
+	k, err := s.GetKey(ctx, "k1")
+	if err != nil || k.Limits.USDPerDay != 0 || k.Limits.USDPerMonth != 0 {
+		t.Fatalf("key from before = %+v, %v; want no USD budget", k, err)
+	}
+	if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "r2"}, PromptTokens: 1, CompletionTokens: 1, CostMicros: 7, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Usage(ctx, quota.Query{})
+	if err != nil || len(es) != 2 {
+		t.Fatalf("ledger = %+v, %v", es, err)
+	}
+	if e := es[0]; e.RequestID != "r1" || e.CostMicros != 0 || e.Price != (pricing.Price{}) || e.CachedTokens != 0 {
+		t.Errorf("row from before = %+v, want no cost and no price", e)
+	}
+	if e := es[1]; e.RequestID != "r2" || e.CostMicros != 7 {
+		t.Errorf("request in flight = %+v, want its cost recorded", e)
+	}
+	// The tenant's windows were never counted: a first request fits a
+	// budget of exactly its bound.
+	tl := authz.Limits{USDPerDay: 100}
+	r := quota.Reservation{ID: "r3", PrincipalID: "key:k1", Tenant: "acme", Tokens: 1, CostMicros: 100, TenantLimits: &tl,
+		Windows: w, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+		t.Errorf("the tenant's first request: %v", err)
 	}
 }

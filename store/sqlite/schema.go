@@ -149,6 +149,59 @@ var migrations = []string{
 	// 5: a key's role (authz.Key.Role): '' for an ordinary key, 'admin' for
 	// one that may use the console. Keys from before are ordinary.
 	`ALTER TABLE keys ADD COLUMN role TEXT NOT NULL DEFAULT '';`,
+
+	// 6: money and tenants. Amounts are integer micro-dollars
+	// (pricing.Micros), never floats.
+	//
+	// keys get USD budgets per day and month. quota_windows count the
+	// dollars reserved and settled (usd) beside the tokens; a tenant's
+	// windows are rows like a principal's, under "tenant:NAME"
+	// (quota.TenantWindowsID). A reservation keeps its cost bound and
+	// whether it counted in its tenant's windows, so that settling and
+	// releasing adjust exactly what reserving counted. A ledger row keeps
+	// the cache parts of its prompt, its cost and the price it was settled
+	// at (per 1M tokens), so a later price change never rewrites history;
+	// unpriced marks a model that had no price (cost 0). Rows from before
+	// have cost 0 and no price: they were not priced.
+	//
+	// tenants hold a tenant's limits, tenant_audit every change to them
+	// (as key_audit does for keys).
+	`ALTER TABLE keys ADD COLUMN usd_per_day INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE keys ADD COLUMN usd_per_month INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE quota_windows ADD COLUMN usd INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE quota_reservations ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE quota_reservations ADD COLUMN tenant_windows INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE usage_ledger ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE usage_ledger ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE usage_ledger ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE usage_ledger ADD COLUMN price_input INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE usage_ledger ADD COLUMN price_output INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE usage_ledger ADD COLUMN price_cached_input INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE usage_ledger ADD COLUMN price_cache_write INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE usage_ledger ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
+
+	CREATE TABLE tenants (
+		name             TEXT PRIMARY KEY,
+		rpm              INTEGER NOT NULL,
+		tpm              INTEGER NOT NULL,
+		tokens_per_day   INTEGER NOT NULL,
+		tokens_per_month INTEGER NOT NULL,
+		usd_per_day      INTEGER NOT NULL,
+		usd_per_month    INTEGER NOT NULL,
+		created_at       INTEGER NOT NULL,
+		updated_at       INTEGER NOT NULL,
+		version          INTEGER NOT NULL
+	) STRICT, WITHOUT ROWID;
+
+	CREATE TABLE tenant_audit (
+		seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+		tenant TEXT NOT NULL REFERENCES tenants (name),
+		action TEXT NOT NULL,
+		actor  TEXT NOT NULL,
+		at     INTEGER NOT NULL,
+		detail TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX tenant_audit_tenant ON tenant_audit (tenant);`,
 }
 
 // migrate applies the migrations the database has not run yet, all in one

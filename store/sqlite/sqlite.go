@@ -149,13 +149,13 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.reader, &s.listKeys, `SELECT ` + keyColumns + ` FROM keys ORDER BY created_at, id`},
 		{s.reader, &s.listTenant, `SELECT ` + keyColumns + ` FROM keys WHERE tenant = ? ORDER BY created_at, id`},
 		{s.reader, &s.history, `SELECT key_id, action, actor, at, detail FROM key_audit WHERE key_id = ? ORDER BY seq`},
-		{s.writer, &s.insertKey, `INSERT INTO keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		{s.writer, &s.insertKey, `INSERT INTO keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`},
 		{s.writer, &s.updateKey, `UPDATE keys SET
 			name = ?, tenant = ?, models = ?, rpm = ?, tpm = ?, tokens_per_day = ?, tokens_per_month = ?,
 			status = ?, secret_hash = ?, previous_secret_hash = ?, previous_expires_at = ?,
 			usage_identifier_key = ?, created_at = ?, updated_at = ?, expires_at = ?, revoked_at = ?,
-			version = ?, role = ?
+			version = ?, role = ?, usd_per_day = ?, usd_per_month = ?
 			WHERE id = ? AND version = ?`},
 		{s.writer, &s.keyVersion, `SELECT version FROM keys WHERE id = ?`},
 		{s.writer, &s.insertEv, `INSERT INTO key_audit (key_id, action, actor, at, detail) VALUES (?, ?, ?, ?, ?)`},

@@ -56,26 +56,27 @@ func (q *quotaStmts) all() []*sql.Stmt {
 }
 
 func (s *Store) prepareQuota(ctx context.Context) error {
-	const reservationColumns = `principal_id, tenant, model, protocol, tokens, minute_start, day_start, month_start`
+	const reservationColumns = `principal_id, tenant, model, protocol, tokens, minute_start, day_start, month_start, cost_micros, tenant_windows`
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&s.quota.addWindows, `INSERT INTO quota_windows (principal_id, span, start, requests, tokens)
-			VALUES (?1, 'minute', ?2, 1, ?5), (?1, 'day', ?3, 1, ?5), (?1, 'month', ?4, 1, ?5)
+		{&s.quota.addWindows, `INSERT INTO quota_windows (principal_id, span, start, requests, tokens, usd)
+			VALUES (?1, 'minute', ?2, 1, ?5, ?6), (?1, 'day', ?3, 1, ?5, ?6), (?1, 'month', ?4, 1, ?5, ?6)
 			ON CONFLICT (principal_id, span, start) DO UPDATE SET
-				requests = requests + 1, tokens = tokens + excluded.tokens
-			RETURNING span, requests, tokens`},
-		{&s.quota.adjustWindows, `UPDATE quota_windows SET tokens = tokens + ?5 WHERE ` + windowsPredicate},
+				requests = requests + 1, tokens = tokens + excluded.tokens, usd = usd + excluded.usd
+			RETURNING span, requests, tokens, usd`},
+		{&s.quota.adjustWindows, `UPDATE quota_windows SET tokens = tokens + ?5, usd = usd + ?6 WHERE ` + windowsPredicate},
 		{&s.quota.insertReservation, `INSERT INTO quota_reservations
-			(id, ` + reservationColumns + `, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(id, ` + reservationColumns + `, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`},
 		{&s.quota.takeReservation, `DELETE FROM quota_reservations WHERE id = ? RETURNING ` + reservationColumns},
 		{&s.quota.takeExpired, `DELETE FROM quota_reservations WHERE expires_at < ? RETURNING ` + reservationColumns},
 		{&s.quota.extendReservation, `UPDATE quota_reservations SET expires_at = max(expires_at, ?2) WHERE id = ?1`},
 		{&s.quota.insertEntry, `INSERT INTO usage_ledger
-			(request_id, principal_id, tenant, model, protocol, prompt_tokens, completion_tokens, reserved_tokens, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			(request_id, principal_id, tenant, model, protocol, prompt_tokens, completion_tokens, reserved_tokens, at,
+			 cached_tokens, cache_write_tokens, cost_micros, price_input, price_output, price_cached_input, price_cache_write, unpriced)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		// The ledger is clustered by time: the range from ?1 on is read.
 		{&s.quota.settledSince, `SELECT 1 FROM usage_ledger WHERE at >= ?1 AND request_id = ?2 LIMIT 1`},
 		{&s.quota.pruneWindowsBefore, `DELETE FROM quota_windows WHERE span = ? AND start < ?`},
@@ -103,10 +104,11 @@ func windowArgs(principal string, w quota.Windows) ([]any, error) {
 }
 
 // used is what one window holds.
-type used struct{ requests, tokens int64 }
+type used struct{ requests, tokens, usd int64 }
 
-// Reserve counts the request and r.Tokens in r.Windows when every non-zero
-// limit allows it, in one transaction: the check and the increment cannot
+// Reserve counts the request, r.Tokens and r.CostMicros in r.Windows (and
+// in the tenant's, under quota.TenantWindowsID, when r.TenantLimits is
+// set) when every non-zero limit allows it, in one transaction: the check and the increment cannot
 // be split by another writer, in this process or another. The windows are
 // incremented first and the transaction rolled back on a denial, which
 // saves the separate read (every statement costs on this hot path).
@@ -133,7 +135,8 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.L
 	var st quota.Status
 	err = s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.quota.insertReservation).ExecContext(ctx,
-			r.ID, r.PrincipalID, r.Tenant, r.Model, r.Protocol, r.Tokens, wargs[1], wargs[2], wargs[3], created, expires)
+			r.ID, r.PrincipalID, r.Tenant, r.Model, r.Protocol, r.Tokens, wargs[1], wargs[2], wargs[3],
+			r.CostMicros, countsTenant(r), created, expires)
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
@@ -142,38 +145,65 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.L
 		} else if n == 0 {
 			return fmt.Errorf("sqlite: %s: already pending: %w", op, store.ErrExists)
 		}
-		rows, err := tx.StmtContext(ctx, s.quota.addWindows).QueryContext(ctx, append(wargs, r.Tokens)...)
+		have, err := s.count(ctx, tx, r, r.PrincipalID)
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
-		}
-		// have is what each window held before this request.
-		have := map[string]used{}
-		for rows.Next() {
-			var (
-				span string
-				u    used
-			)
-			if err := rows.Scan(&span, &u.requests, &u.tokens); err != nil {
-				rows.Close()
-				return fmt.Errorf("sqlite: %s: %w", op, err)
-			}
-			have[span] = used{u.requests - 1, u.tokens - r.Tokens}
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return fmt.Errorf("sqlite: %s: %w", op, err)
-		}
-		if len(have) != 3 {
-			return fmt.Errorf("sqlite: %s: %d windows updated, want 3", op, len(have))
 		}
 		minute := have[spanMinute]
 		if d := deny(r, limits, have); d != nil {
 			st = status(limits, minute, r.Windows)
 			return d // rolls the increments back
 		}
-		st = status(limits, used{minute.requests + 1, minute.tokens + r.Tokens}, r.Windows)
+		if countsTenant(r) {
+			theirs, err := s.count(ctx, tx, r, quota.TenantWindowsID(r.Tenant))
+			if err != nil {
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			}
+			if d := deny(r, *r.TenantLimits, theirs); d != nil {
+				d.Tenant = r.Tenant
+				st = status(limits, minute, r.Windows)
+				return d
+			}
+		}
+		st = status(limits, used{minute.requests + 1, minute.tokens + r.Tokens, minute.usd + r.CostMicros}, r.Windows)
 		return nil
 	})
 	return st, err
+}
+
+// countsTenant reports whether r counts in its tenant's windows too.
+func countsTenant(r quota.Reservation) bool { return r.TenantLimits != nil && r.Tenant != "" }
+
+// count adds r's request, tokens and dollars to the windows of id (a
+// principal's or a tenant's) and returns what each held before.
+func (s *Store) count(ctx context.Context, tx *sql.Tx, r quota.Reservation, id string) (map[string]used, error) {
+	wargs, err := windowArgs(id, r.Windows)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.StmtContext(ctx, s.quota.addWindows).QueryContext(ctx, append(wargs, r.Tokens, r.CostMicros)...)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]used{}
+	for rows.Next() {
+		var (
+			span string
+			u    used
+		)
+		if err := rows.Scan(&span, &u.requests, &u.tokens, &u.usd); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		have[span] = used{u.requests - 1, u.tokens - r.Tokens, u.usd - r.CostMicros}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	if len(have) != 3 {
+		return nil, fmt.Errorf("%d windows updated, want 3", len(have))
+	}
+	return have, nil
 }
 
 // status is the Status of a minute window holding u.
@@ -198,6 +228,8 @@ func deny(r quota.Reservation, l authz.Limits, have map[string]used) *quota.Deni
 		{quota.LimitTokensPerMinute, l.TPM, have[spanMinute].tokens, r.Tokens, r.Windows.MinuteEnd()},
 		{quota.LimitTokensPerDay, l.TokensPerDay, have[spanDay].tokens, r.Tokens, r.Windows.DayEnd()},
 		{quota.LimitTokensPerMonth, l.TokensPerMonth, have[spanMonth].tokens, r.Tokens, r.Windows.MonthEnd()},
+		{quota.LimitUSDPerDay, l.USDPerDay, have[spanDay].usd, r.CostMicros, r.Windows.DayEnd()},
+		{quota.LimitUSDPerMonth, l.USDPerMonth, have[spanMonth].usd, r.CostMicros, r.Windows.MonthEnd()},
 	} {
 		if c.max > 0 && c.used+c.adding > c.max {
 			return &quota.Denial{Limit: c.limit, Max: c.max, Used: c.used, ResetAt: c.resetsAt}
@@ -209,23 +241,33 @@ func deny(r quota.Reservation, l authz.Limits, have map[string]used) *quota.Deni
 // pending is a reservation as takeReservation and takeExpired return it.
 type pending struct {
 	principal, tenant, model, protocol string
-	tokens                             int64
+	tokens, cost                       int64
 	minute, day, month                 int64
+	tenantWindows                      bool // counted in the tenant's windows too
 }
 
 func scanPending(row interface{ Scan(...any) error }) (pending, error) {
 	var p pending
-	err := row.Scan(&p.principal, &p.tenant, &p.model, &p.protocol, &p.tokens, &p.minute, &p.day, &p.month)
+	err := row.Scan(&p.principal, &p.tenant, &p.model, &p.protocol, &p.tokens, &p.minute, &p.day, &p.month, &p.cost, &p.tenantWindows)
 	return p, err
 }
 
-// adjust adds delta tokens to p's windows.
-func (s *Store) adjust(ctx context.Context, tx *sql.Tx, p pending, delta int64) error {
-	if delta == 0 {
+// adjust adds delta tokens and dollars to p's windows, and to its tenant's
+// when it counted there.
+func (s *Store) adjust(ctx context.Context, tx *sql.Tx, p pending, delta, usd int64) error {
+	if delta == 0 && usd == 0 {
 		return nil
 	}
-	_, err := tx.StmtContext(ctx, s.quota.adjustWindows).ExecContext(ctx, p.principal, p.minute, p.day, p.month, delta)
-	return err
+	ids := []string{p.principal}
+	if p.tenantWindows {
+		ids = append(ids, quota.TenantWindowsID(p.tenant))
+	}
+	for _, id := range ids {
+		if _, err := tx.StmtContext(ctx, s.quota.adjustWindows).ExecContext(ctx, id, p.minute, p.day, p.month, delta, usd); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Settle swaps the reservation for the real usage in its windows and appends
@@ -256,9 +298,9 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 				return fmt.Errorf("sqlite: %s: %w", op, err)
 			}
 			// The release gave the reserved tokens back: count them all.
-			err = s.adjust(ctx, tx, p, real)
+			err = s.adjust(ctx, tx, p, real, st.CostMicros)
 		case err == nil:
-			err = s.adjust(ctx, tx, p, real-p.tokens)
+			err = s.adjust(ctx, tx, p, real-p.tokens, st.CostMicros-p.cost)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
@@ -266,10 +308,14 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 		e = quota.Entry{
 			RequestID: st.Reservation.ID, PrincipalID: p.principal, Tenant: p.tenant, Model: p.model, Protocol: p.protocol, Late: late,
 			PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: p.tokens,
+			CachedTokens: st.CachedTokens, CacheWriteTokens: st.CacheWriteTokens,
+			CostMicros: st.CostMicros, Price: st.Price, Unpriced: st.Unpriced,
 			At: fromNanos(at),
 		}
 		if _, err := tx.StmtContext(ctx, s.quota.insertEntry).ExecContext(ctx, e.RequestID, e.PrincipalID,
-			e.Tenant, e.Model, e.Protocol, e.PromptTokens, e.CompletionTokens, e.ReservedTokens, at); err != nil {
+			e.Tenant, e.Model, e.Protocol, e.PromptTokens, e.CompletionTokens, e.ReservedTokens, at,
+			e.CachedTokens, e.CacheWriteTokens, e.CostMicros, e.Price.Input, e.Price.Output, e.Price.CachedInput,
+			e.Price.CacheWrite, e.Unpriced); err != nil {
 			return fmt.Errorf("sqlite: %s: ledger: %w", op, err)
 		}
 		return nil
@@ -310,6 +356,7 @@ func (s *Store) settleLate(ctx context.Context, tx *sql.Tx, st quota.Settlement)
 	}
 	return pending{
 		principal: r.PrincipalID, tenant: r.Tenant, model: r.Model, protocol: r.Protocol, tokens: r.Tokens,
+		cost: r.CostMicros, tenantWindows: countsTenant(r),
 		minute: wargs[1].(int64), day: wargs[2].(int64), month: wargs[3].(int64),
 	}, nil
 }
@@ -349,7 +396,7 @@ func (s *Store) Release(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
-		if err := s.adjust(ctx, tx, p, -p.tokens); err != nil {
+		if err := s.adjust(ctx, tx, p, -p.tokens, -p.cost); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 		return nil
@@ -385,7 +432,7 @@ func (s *Store) ExpireReservations(ctx context.Context, now time.Time) (int, err
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 		for _, p := range expired {
-			if err := s.adjust(ctx, tx, p, -p.tokens); err != nil {
+			if err := s.adjust(ctx, tx, p, -p.tokens, -p.cost); err != nil {
 				return fmt.Errorf("sqlite: %s: %w", op, err)
 			}
 		}
@@ -434,7 +481,8 @@ func (s *Store) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, error)
 		}
 		where, args = append(where, "at >= ?"), append(args, since)
 	}
-	query := `SELECT request_id, principal_id, tenant, model, protocol, prompt_tokens, completion_tokens, reserved_tokens, at
+	query := `SELECT request_id, principal_id, tenant, model, protocol, prompt_tokens, completion_tokens, reserved_tokens, at,
+		cached_tokens, cache_write_tokens, cost_micros, price_input, price_output, price_cached_input, price_cache_write, unpriced
 		FROM usage_ledger`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
@@ -452,7 +500,9 @@ func (s *Store) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, error)
 			at int64
 		)
 		if err := rows.Scan(&e.RequestID, &e.PrincipalID, &e.Tenant, &e.Model, &e.Protocol,
-			&e.PromptTokens, &e.CompletionTokens, &e.ReservedTokens, &at); err != nil {
+			&e.PromptTokens, &e.CompletionTokens, &e.ReservedTokens, &at,
+			&e.CachedTokens, &e.CacheWriteTokens, &e.CostMicros, &e.Price.Input, &e.Price.Output, &e.Price.CachedInput,
+			&e.Price.CacheWrite, &e.Unpriced); err != nil {
 			return nil, fmt.Errorf("sqlite: usage: %w", err)
 		}
 		e.At = fromNanos(at)

@@ -186,3 +186,26 @@ func BenchmarkReserveSettleParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReserveSettleWithTenant is BenchmarkReserveSettle for a request
+// that also counts in its tenant's windows, with USD budgets on both: the
+// cost of a tenant (three more window rows in each transaction).
+func BenchmarkReserveSettleWithTenant(b *testing.B) {
+	s := openClosing(b, filepath.Join(b.TempDir(), "aigate.db"))
+	ctx := b.Context()
+	l := authz.Limits{RPM: 1 << 40, TokensPerDay: 1 << 40, USDPerDay: 1 << 50, USDPerMonth: 1 << 50}
+	tl := l
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		r := pendingReservation(fmt.Sprint("r", i), 100, t0)
+		r.CostMicros, r.TenantLimits = 1_000, &tl
+		if _, err := s.Reserve(ctx, r, l); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: r.ID}, PromptTokens: 10, CompletionTokens: 20, CostMicros: 40, At: t0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

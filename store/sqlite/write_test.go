@@ -68,7 +68,7 @@ func TestQueuedWritesCommitTogetherAndFailAlone(t *testing.T) {
 			return s.write(t.Context(), "reserve then fail", func(ctx context.Context, tx *sql.Tx) error {
 				r := pendingReservation("undone", 10, t0)
 				if _, err := tx.StmtContext(ctx, s.quota.insertReservation).ExecContext(ctx,
-					r.ID, r.PrincipalID, r.Tenant, r.Model, r.Protocol, r.Tokens, 1, 2, 3, 4, 5); err != nil {
+					r.ID, r.PrincipalID, r.Tenant, r.Model, r.Protocol, r.Tokens, 1, 2, 3, 0, false, 4, 5); err != nil {
 					return err
 				}
 				return failing

@@ -135,6 +135,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	for _, tc := range usageTests() {
 		run(t, open, tc)
 	}
+	for _, tc := range moneyTests() {
+		run(t, open, tc)
+	}
 }
 
 // run runs one test on a fresh store, and closes it.

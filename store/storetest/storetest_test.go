@@ -33,6 +33,9 @@ type mapStore struct {
 	windows map[windowKey]windowCount
 	pending map[string]quota.Reservation
 	ledger  []quota.Entry
+
+	tenants       map[string]*store.Tenant
+	tenantHistory []store.TenantEvent
 }
 
 func clone(k *authz.Key) *authz.Key {
@@ -161,14 +164,48 @@ type windowKey struct {
 	start           time.Time
 }
 
-type windowCount struct{ requests, tokens int64 }
+type windowCount struct{ requests, tokens, usd int64 }
 
-func (s *mapStore) windowKeys(r quota.Reservation) [3]windowKey {
+// windowKeys are the windows of id (a principal's or a tenant's) for r.
+func windowKeys(r quota.Reservation, id string) [3]windowKey {
 	return [3]windowKey{
-		{r.PrincipalID, "minute", r.Windows.Minute},
-		{r.PrincipalID, "day", r.Windows.Day},
-		{r.PrincipalID, "month", r.Windows.Month},
+		{id, "minute", r.Windows.Minute},
+		{id, "day", r.Windows.Day},
+		{id, "month", r.Windows.Month},
 	}
+}
+
+// allWindowKeys are every window r counts in: its principal's, and its
+// tenant's when that is defined.
+func allWindowKeys(r quota.Reservation) []windowKey {
+	k := windowKeys(r, r.PrincipalID)
+	out := k[:]
+	if r.TenantLimits != nil && r.Tenant != "" {
+		t := windowKeys(r, quota.TenantWindowsID(r.Tenant))
+		out = append(out, t[:]...)
+	}
+	return out
+}
+
+func deny(k [3]windowKey, w map[windowKey]windowCount, r quota.Reservation, l authz.Limits) *quota.Denial {
+	m, d, mo := w[k[0]], w[k[1]], w[k[2]]
+	for _, c := range []struct {
+		name            string
+		max, used, plus int64
+		reset           time.Time
+	}{
+		{quota.LimitRequestsPerMinute, l.RPM, m.requests, 1, r.Windows.MinuteEnd()},
+		{quota.LimitTokensPerMinute, l.TPM, m.tokens, r.Tokens, r.Windows.MinuteEnd()},
+		{quota.LimitTokensPerDay, l.TokensPerDay, d.tokens, r.Tokens, r.Windows.DayEnd()},
+		{quota.LimitTokensPerMonth, l.TokensPerMonth, mo.tokens, r.Tokens, r.Windows.MonthEnd()},
+		{quota.LimitUSDPerDay, l.USDPerDay, d.usd, r.CostMicros, r.Windows.DayEnd()},
+		{quota.LimitUSDPerMonth, l.USDPerMonth, mo.usd, r.CostMicros, r.Windows.MonthEnd()},
+	} {
+		if c.max > 0 && c.used+c.plus > c.max {
+			return &quota.Denial{Limit: c.name, Max: c.max, Used: c.used, ResetAt: c.reset}
+		}
+	}
+	return nil
 }
 
 func (s *mapStore) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits) (quota.Status, error) {
@@ -183,30 +220,25 @@ func (s *mapStore) Reserve(ctx context.Context, r quota.Reservation, l authz.Lim
 	if _, ok := s.pending[r.ID]; ok {
 		return quota.Status{}, fmt.Errorf("map: %w", store.ErrExists)
 	}
-	k := s.windowKeys(r)
-	m, d, mo := s.windows[k[0]], s.windows[k[1]], s.windows[k[2]]
-	for _, c := range []struct {
-		name            string
-		max, used, plus int64
-		reset           time.Time
-	}{
-		{quota.LimitRequestsPerMinute, l.RPM, m.requests, 1, r.Windows.MinuteEnd()},
-		{quota.LimitTokensPerMinute, l.TPM, m.tokens, r.Tokens, r.Windows.MinuteEnd()},
-		{quota.LimitTokensPerDay, l.TokensPerDay, d.tokens, r.Tokens, r.Windows.DayEnd()},
-		{quota.LimitTokensPerMonth, l.TokensPerMonth, mo.tokens, r.Tokens, r.Windows.MonthEnd()},
-	} {
-		if c.max > 0 && c.used+c.plus > c.max {
-			return quota.Status{}, &quota.Denial{Limit: c.name, Max: c.max, Used: c.used, ResetAt: c.reset}
+	k := windowKeys(r, r.PrincipalID)
+	if d := deny(k, s.windows, r, l); d != nil {
+		return quota.Status{}, d
+	}
+	if r.TenantLimits != nil && r.Tenant != "" {
+		if d := deny(windowKeys(r, quota.TenantWindowsID(r.Tenant)), s.windows, r, *r.TenantLimits); d != nil {
+			d.Tenant = r.Tenant
+			return quota.Status{}, d
 		}
 	}
-	for _, wk := range k {
+	for _, wk := range allWindowKeys(r) {
 		c := s.windows[wk]
 		c.requests++
 		c.tokens += r.Tokens
+		c.usd += r.CostMicros
 		s.windows[wk] = c
 	}
 	s.pending[r.ID] = r
-	m = s.windows[k[0]]
+	m := s.windows[k[0]]
 	return quota.Status{
 		RequestsLimit: l.RPM, RequestsRemaining: max(l.RPM-m.requests, 0),
 		TokensLimit: l.TPM, TokensRemaining: max(l.TPM-m.tokens, 0),
@@ -214,22 +246,25 @@ func (s *mapStore) Reserve(ctx context.Context, r quota.Reservation, l authz.Lim
 	}, nil
 }
 
-// take removes a pending reservation and adds delta tokens to its windows.
-func (s *mapStore) take(id string, delta func(quota.Reservation) int64) (quota.Reservation, error) {
+// take removes a pending reservation and adds delta tokens and dollars to
+// its windows.
+func (s *mapStore) take(id string, delta func(quota.Reservation) (int64, int64)) (quota.Reservation, error) {
 	r, ok := s.pending[id]
 	if !ok {
 		return r, fmt.Errorf("map: %w", store.ErrNotFound)
 	}
 	delete(s.pending, id)
-	s.add(r, delta(r))
+	tokens, usd := delta(r)
+	s.add(r, tokens, usd)
 	return r, nil
 }
 
-// add adds tokens to r's windows.
-func (s *mapStore) add(r quota.Reservation, tokens int64) {
-	for _, wk := range s.windowKeys(r) {
+// add adds tokens and dollars to r's windows.
+func (s *mapStore) add(r quota.Reservation, tokens, usd int64) {
+	for _, wk := range allWindowKeys(r) {
 		c := s.windows[wk]
 		c.tokens += tokens
+		c.usd += usd
 		s.windows[wk] = c
 	}
 }
@@ -241,7 +276,9 @@ func (s *mapStore) Settle(ctx context.Context, st quota.Settlement) (quota.Entry
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	real := st.PromptTokens + st.CompletionTokens
-	r, err := s.take(st.Reservation.ID, func(r quota.Reservation) int64 { return real - r.Tokens })
+	r, err := s.take(st.Reservation.ID, func(r quota.Reservation) (int64, int64) {
+		return real - r.Tokens, st.CostMicros - r.CostMicros
+	})
 	late := errors.Is(err, store.ErrNotFound)
 	if late {
 		// Late: recorded from the settlement's copy, once per request, all
@@ -250,12 +287,14 @@ func (s *mapStore) Settle(ctx context.Context, st quota.Settlement) (quota.Entry
 		if r.PrincipalID == "" || slices.ContainsFunc(s.ledger, func(e quota.Entry) bool { return e.RequestID == r.ID }) {
 			return quota.Entry{}, err
 		}
-		s.add(r, real)
+		s.add(r, real, st.CostMicros)
 	} else if err != nil {
 		return quota.Entry{}, err
 	}
 	e := quota.Entry{RequestID: r.ID, PrincipalID: r.PrincipalID, Tenant: r.Tenant, Model: r.Model, Protocol: r.Protocol,
-		PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: r.Tokens, At: ms(st.At)}
+		PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ReservedTokens: r.Tokens, At: ms(st.At),
+		CachedTokens: st.CachedTokens, CacheWriteTokens: st.CacheWriteTokens, CostMicros: st.CostMicros,
+		Price: st.Price, Unpriced: st.Unpriced}
 	s.ledger = append(s.ledger, e)
 	e.Late = late
 	return e, nil
@@ -284,7 +323,7 @@ func (s *mapStore) Release(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, err := s.take(id, func(r quota.Reservation) int64 { return -r.Tokens })
+	_, err := s.take(id, func(r quota.Reservation) (int64, int64) { return -r.Tokens, -r.CostMicros })
 	return err
 }
 
@@ -297,7 +336,7 @@ func (s *mapStore) ExpireReservations(ctx context.Context, now time.Time) (int, 
 	n := 0
 	for id, r := range s.pending {
 		if r.ExpiresAt.Before(now) {
-			s.take(id, func(r quota.Reservation) int64 { return -r.Tokens })
+			s.take(id, func(r quota.Reservation) (int64, int64) { return -r.Tokens, -r.CostMicros })
 			n++
 		}
 	}
@@ -318,5 +357,69 @@ func (s *mapStore) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, err
 		}
 	}
 	slices.SortStableFunc(out, func(a, b quota.Entry) int { return a.At.Compare(b.At) })
+	return out, nil
+}
+
+func (s *mapStore) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantEvent) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("map: %w", err)
+	}
+	if t.Name == "" || t.Version < 1 || (ev.Tenant != "" && ev.Tenant != t.Name) {
+		return errors.New("map: invalid tenant")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tenants == nil {
+		s.tenants = map[string]*store.Tenant{}
+	}
+	cur, ok := s.tenants[t.Name]
+	switch {
+	case t.Version == 1 && ok:
+		return fmt.Errorf("map: %w", store.ErrExists)
+	case t.Version > 1 && !ok:
+		return fmt.Errorf("map: %w", store.ErrNotFound)
+	case t.Version > 1 && cur.Version != t.Version-1:
+		return fmt.Errorf("map: %w", store.ErrConflict)
+	}
+	c := *t
+	c.CreatedAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.UpdatedAt)
+	s.tenants[t.Name] = &c
+	ev.Tenant, ev.At = t.Name, ms(ev.At)
+	s.tenantHistory = append(s.tenantHistory, ev)
+	return nil
+}
+
+func (s *mapStore) GetTenant(ctx context.Context, name string) (*store.Tenant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tenants[name]
+	if !ok {
+		return nil, fmt.Errorf("map: %w", store.ErrNotFound)
+	}
+	c := *t
+	return &c, nil
+}
+
+func (s *mapStore) ListTenants(ctx context.Context) ([]*store.Tenant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []*store.Tenant{}
+	for _, t := range s.tenants {
+		c := *t
+		out = append(out, &c)
+	}
+	slices.SortFunc(out, func(a, b *store.Tenant) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (s *mapStore) TenantHistory(ctx context.Context, name string) ([]store.TenantEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []store.TenantEvent{}
+	for _, ev := range s.tenantHistory {
+		if ev.Tenant == name {
+			out = append(out, ev)
+		}
+	}
 	return out, nil
 }

@@ -267,14 +267,18 @@ func (c *Client) readAnswer(resp *http.Response, must string) ([]byte, error) {
 	return body, nil
 }
 
-// usageOf reads an OpenAI usage object; nil when absent.
+// usageOf reads an OpenAI usage object (prompt_tokens_details.cached_tokens
+// as the cache reads); nil when absent.
 func usageOf(v gjson.Result) *provider.Usage {
 	if !v.IsObject() {
 		return nil
 	}
+	prompt := max(v.Get("prompt_tokens").Int(), 0)
 	return &provider.Usage{
-		PromptTokens:     max(v.Get("prompt_tokens").Int(), 0),
+		PromptTokens:     prompt,
 		CompletionTokens: max(v.Get("completion_tokens").Int(), 0),
+		// Cache hits are part of prompt_tokens; never more than it.
+		CacheReadTokens: min(max(v.Get("prompt_tokens_details.cached_tokens").Int(), 0), prompt),
 	}
 }
 

@@ -237,3 +237,18 @@ func TestUnreachableUpstreamIsAnUpstreamError(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+// OpenAI reports its prompt cache hits inside prompt_tokens: they are
+// cache reads, priced apart (cheaper) when the request is settled.
+func TestCachedPromptTokensAreCacheReads(t *testing.T) {
+	c, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"model":"internal-7b","choices":[{"message":{"content":"ok"}}],"usage":{"prompt_tokens":2000,"completion_tokens":300,"prompt_tokens_details":{"cached_tokens":1024}}}`)
+	})
+	resp, err := c.Chat(t.Context(), request(`{}`, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (provider.Usage{PromptTokens: 2000, CompletionTokens: 300, CacheReadTokens: 1024}); *resp.Usage != want {
+		t.Errorf("usage %+v, want %+v", *resp.Usage, want)
+	}
+}
