@@ -182,6 +182,9 @@ func (c Config) aiapiEnv() (lambdaEnv, error) {
 	if cfgJSON != "" {
 		e.vars["AIGATE_AIAPI_CONFIG"] = cfgJSON
 	}
+	if ai.Pricing != "" {
+		e.vars["AIGATE_PRICING"] = ai.Pricing
+	}
 	for name, key := range ai.UpstreamKeys {
 		e.vars[upstreamKeyEnv(name)] = key
 		e.secret[upstreamKeyEnv(name)] = true
