@@ -141,6 +141,12 @@ type AIAPIConfig struct {
 	// DefaultMaxTokens caps the output of requests that name no max_tokens.
 	// Zero: the AI API's default (4096).
 	DefaultMaxTokens int64
+	// Pricing is AIGATE_PRICING: a JSON list of {model, input, output,
+	// cachedInput, cacheWrite, effective}, USD per 1M tokens, that takes
+	// precedence over the AI API's built-in prices (USD budgets and the
+	// ledger's costs). Validate applies the Lambda's rules (checkPricing).
+	// Empty: the built-in prices only.
+	Pricing string
 	// MemoryMB and TimeoutSeconds size the Lambda. Defaults 512 and 900.
 	MemoryMB       int
 	TimeoutSeconds int
@@ -495,6 +501,11 @@ func (a AIAPIConfig) validate() []error {
 	}
 	if a.DefaultMaxTokens < 0 {
 		add("defaultMaxTokens must not be negative")
+	}
+	if a.Pricing != "" {
+		if err := checkPricing(a.Pricing); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errs
 }

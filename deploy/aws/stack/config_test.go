@@ -70,6 +70,7 @@ func TestLoadConfigReadsEveryKey(t *testing.T) {
 		"aigate:responseStreaming":         "false",
 		"aigate:upstreamTimeout":           "2m",
 		"aigate:defaultMaxTokens":          "1024",
+		"aigate:pricing":                   `[ {"model": "gpt-4o*", "input": 2.5, "output": "10", "effective": "2026-01-01"} ]`,
 		"aigate:aiapiMemory":               "1024",
 		"aigate:aiapiTimeout":              "300",
 		"aigate:aiapiArtifact":             "build/b.zip",
@@ -104,6 +105,7 @@ func TestLoadConfigReadsEveryKey(t *testing.T) {
 				"openai": {Type: "openai", BaseURL: "https://api.openai.com/v1"}},
 			UpstreamKeys:     map[string]string{"openai": "sk-1"},
 			BedrockModelARNs: []string{"arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc"},
+			Pricing:          `[{"model":"gpt-4o*","input":2.5,"output":"10","effective":"2026-01-01"}]`,
 			UpstreamTimeout:  "2m", DefaultMaxTokens: 1024, MemoryMB: 1024, TimeoutSeconds: 300, Artifact: "build/b.zip",
 		},
 		Routes:            []Route{{"POST", "/v1/chat/completions"}, {"GET", "/v1/models"}},
@@ -163,6 +165,9 @@ func TestLoadConfigRefuses(t *testing.T) {
 		"model without provider": {base(map[string]string{"aigate:models": `[{"name":"m","provider":"nope"}]`}), []string{"aigate:hashKey"}, `no provider "nope"`},
 		"timeout order":          {base(map[string]string{"aigate:upstreamTimeout": "20m"}), []string{"aigate:hashKey"}, "must be below aiapiTimeout"},
 		"short function":         {base(map[string]string{"aigate:aiapiTimeout": "60"}), []string{"aigate:hashKey"}, "set upstreamTimeout below"},
+		"pricing not JSON":       {base(map[string]string{"aigate:pricing": "gpt-4o: 2.5"}), []string{"aigate:hashKey"}, "aigate:pricing: not JSON"},
+		"price too fine":         {base(map[string]string{"aigate:pricing": `[{"model":"m","input":"0.0000001","output":1}]`}), []string{"aigate:hashKey"}, "pricing: pricing[0].input"},
+		"price without output":   {base(map[string]string{"aigate:pricing": `[{"model":"m","input":1}]`}), []string{"aigate:hashKey"}, "pricing[0].output: required"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(t, tc.cfg, tc.secret...)
@@ -200,6 +205,7 @@ func TestValidateRefuses(t *testing.T) {
 			c.AIAPI.Providers = map[string]Provider{"a-b": {Type: "openai", BaseURL: "u"}, "a_b": {Type: "openai", BaseURL: "u"}}
 		}, "share the key variable"},
 		"bedrock ARN":   {func(c *Config) { c.AIAPI.BedrockModelARNs = []string{"*"} }, "is not a Bedrock ARN"},
+		"pricing":       {func(c *Config) { c.AIAPI.Pricing = `[{"model":"m","input":1,"output":1,"effective":"soon"}]` }, "pricing[0].effective"},
 		"jwt issuers":   {func(c *Config) { c.Authorizer.JWTConfig = `{"issuers":[{"issuer":"x"}]}` }, "needs issuer and audiences"},
 		"long name":     {func(c *Config) { c.Name = strings.Repeat("a", 41) }, "name"},
 		"memory":        {func(c *Config) { c.AIAPI.MemoryMB = 64 }, "aiapiMemory 64"},

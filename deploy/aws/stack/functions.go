@@ -182,6 +182,9 @@ func (c Config) aiapiEnv() (lambdaEnv, error) {
 	if cfgJSON != "" {
 		e.vars["AIGATE_AIAPI_CONFIG"] = cfgJSON
 	}
+	if ai.Pricing != "" {
+		e.vars["AIGATE_PRICING"] = ai.Pricing
+	}
 	for name, key := range ai.UpstreamKeys {
 		e.vars[upstreamKeyEnv(name)] = key
 		e.secret[upstreamKeyEnv(name)] = true
@@ -201,8 +204,14 @@ func newAIAPIFunction(ctx *pulumi.Context, c Config, acct account, t Tables) (*F
 	models := bedrockModelARNs(ai, acct)
 	grants := func(logs pulumi.StringOutput) []grant {
 		g := []grant{
+			// GetItem on keys: a key's status, and a tenant's limits
+			// (tenant items live in the keys table, store/dynamodb).
 			{sid: "ReadKeyStatus", actions: []string{"dynamodb:GetItem"},
 				resources: []pulumi.StringInput{t.Keys.Arn}},
+			// The window items hold requests, tokens and dollars alike,
+			// the principal's and its tenant's ("tenant:NAME"); GetItem
+			// re-reads a counter after a denial where DynamoDB returned
+			// no old values.
 			{sid: "CountUsage", actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"},
 				resources: []pulumi.StringInput{t.Usage.Arn}},
 			// GetItem: after a put whose answer was lost, the store reads

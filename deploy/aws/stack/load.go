@@ -22,7 +22,7 @@ var configKeys = []string{
 	"keyCacheTtl", "grantedRoutes", "jwtConfig", "oidcIssuer", "oidcAudiences", "oidcDefaultModels",
 	"authorizerMemory", "authorizerTimeout", "authorizerArtifact",
 	"models", "providers", "upstreamKeys", "bedrockModelArns", "responseStreaming",
-	"upstreamTimeout", "defaultMaxTokens", "aiapiMemory", "aiapiTimeout", "aiapiArtifact",
+	"upstreamTimeout", "defaultMaxTokens", "pricing", "aiapiMemory", "aiapiTimeout", "aiapiArtifact",
 	"apiRoutes", "throttleRateLimit", "throttleBurstLimit", "logRetentionDays", "executionLogLevel",
 	"manageApiGatewayAccount", "usagePlans", "httpApi", "deletionProtection", "tags",
 }
@@ -76,6 +76,13 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	r.boolean("responseStreaming", &ai.ResponseStreaming)
 	r.str("upstreamTimeout", &ai.UpstreamTimeout)
 	r.int64("defaultMaxTokens", &ai.DefaultMaxTokens)
+	if v, ok := r.raw("pricing"); ok {
+		p, err := compactPricing(v)
+		if err != nil {
+			r.fail("pricing", "%v", err)
+		}
+		ai.Pricing = p
+	}
 	r.integer("aiapiMemory", &ai.MemoryMB)
 	r.integer("aiapiTimeout", &ai.TimeoutSeconds)
 	r.str("aiapiArtifact", &ai.Artifact)

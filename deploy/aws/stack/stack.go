@@ -47,7 +47,7 @@ func New(ctx *pulumi.Context, c Config) (*Stack, error) {
 	}
 	for name, size := range map[string]int{c.authorizerName(): c.authorizerEnv().size(), c.aiapiName(): aiEnv.size()} {
 		if size > lambdaEnvLimit {
-			return nil, fmt.Errorf("stack: the environment of %s would be %d bytes, over Lambda's 4 KB limit (jwtConfig with staticJwks? models?)", name, size)
+			return nil, fmt.Errorf("stack: the environment of %s would be %d bytes, over Lambda's 4 KB limit (jwtConfig with staticJwks? models? pricing?)", name, size)
 		}
 	}
 	acct, err := lookupAccount(ctx)

@@ -36,6 +36,7 @@ func variants(t *testing.T) map[string]Config {
 	full.AIAPI.Providers = map[string]Provider{"bedrock": {Type: "bedrock"}, "openai": {Type: "openai", BaseURL: "https://api.openai.com/v1"}}
 	full.AIAPI.Models = []ModelRoute{{Name: "claude", Provider: "bedrock", UpstreamModel: "anthropic.claude-3-5-haiku-20241022-v1:0"}, {Name: "gpt-*", Provider: "openai"}}
 	full.AIAPI.UpstreamKeys = map[string]string{"openai": "sk-test"}
+	full.AIAPI.Pricing = `[{"model":"gpt-*","input":"1.25","output":10,"cachedInput":0.125}]`
 	full.Authorizer.JWTConfig = `{"issuers":[{"issuer":"https://idp.example.com","audiences":["aigate"]}]}`
 	return map[string]Config{"defaults": testConfig(t), "token": token, "full": full}
 }
@@ -604,6 +605,16 @@ func TestLambdaEnvironments(t *testing.T) {
 	want := `{"models":[{"name":"claude","provider":"bedrock","upstreamModel":"anthropic.claude-3-5-haiku-20241022-v1:0"},{"name":"gpt-*","provider":"openai"}],"providers":{"bedrock":{"type":"bedrock"},"openai":{"apiKeyEnv":"AIGATE_UPSTREAM_KEY_OPENAI","baseUrl":"https://api.openai.com/v1","type":"openai"}}}`
 	if b, _ := json.Marshal(cfg); string(b) != want {
 		t.Errorf("AIGATE_AIAPI_CONFIG\n got %s\nwant %s", b, want)
+	}
+	if got := env(ai, "AIGATE_PRICING"); got != c.AIAPI.Pricing {
+		t.Errorf("AIGATE_PRICING=%q, want %q", got, c.AIAPI.Pricing)
+	}
+	if env(authz, "AIGATE_PRICING") != "" {
+		t.Error("the authorizer gets the prices, which it does not use")
+	}
+	defaults := mustDeploy(t, testConfig(t))
+	if _, ok := lookup(defaults.one(t, "aws:lambda/function:Function", "aiapi").Inputs, "environment.variables.AIGATE_PRICING"); ok {
+		t.Error("AIGATE_PRICING is set without a pricing setting")
 	}
 	if strings.Contains(env(ai, "AIGATE_AIAPI_CONFIG"), "sk-test") {
 		t.Error("the upstream key is in the (plain) AI API configuration")
