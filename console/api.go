@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/aigate/aigate/authz"
@@ -53,12 +52,14 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, "forbidden: not an admin key"
 	case errors.Is(err, errCSRF):
 		return http.StatusForbidden, "forbidden: missing or wrong CSRF token"
+	case errors.Is(err, errNoTenant):
+		return http.StatusNotFound, "no such tenant"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "no such key"
 	case errors.Is(err, keys.ErrInvalid), errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, store.ErrConflict):
-		return http.StatusConflict, "the key changed meanwhile: try again"
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists):
+		return http.StatusConflict, "it changed meanwhile: try again"
 	}
 	return http.StatusInternalServerError, "internal error"
 }
@@ -274,57 +275,6 @@ func (c *Console) revoke(ctx context.Context, a *admin, id string) (bool, error)
 	}
 	c.Logger.InfoContext(ctx, "console: key revoked", "admin_key_id", a.key.ID, "key_id", id, "changed", changed)
 	return changed, nil
-}
-
-// tenants are the directory's when there is one, else the keys' tenant
-// fields; either way with their key counts. Keys without a tenant are
-// not a tenant.
-func (c *Console) tenants(ctx context.Context) ([]Tenant, error) {
-	list, err := c.Store.ListKeys(ctx, store.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	byName := map[string]*Tenant{}
-	if c.Tenants != nil {
-		known, err := c.Tenants.Tenants(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range known {
-			t.Keys, t.ActiveKeys = 0, 0
-			byName[t.Name] = &t
-		}
-	}
-	now := c.Now()
-	for _, k := range list {
-		if k.Tenant == "" {
-			continue
-		}
-		t := byName[k.Tenant]
-		if t == nil {
-			t = &Tenant{Name: k.Tenant}
-			byName[k.Tenant] = t
-		}
-		t.Keys++
-		if keys.StatusAt(k, now) == authz.StatusActive {
-			t.ActiveKeys++
-		}
-	}
-	out := make([]Tenant, 0, len(byName))
-	for _, t := range byName {
-		out = append(out, *t)
-	}
-	slices.SortFunc(out, func(a, b Tenant) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-func (c *Console) apiTenants(w http.ResponseWriter, r *http.Request, a *admin) error {
-	ts, err := c.tenants(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tenants": ts})
-	return nil
 }
 
 // AuditEntry is one event of the audit log, with the key's name.

@@ -196,6 +196,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		see("heading", "Usage"),
 		see("image", "Requests per hour"),
 		see("image", "Tokens per hour"),
+		see("image", "Cost per hour (USD)"),
 	); err != nil {
 		t.Fatalf("usage page: %v", err)
 	}
@@ -215,6 +216,22 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		shot(strings.ToLower(p))
 	}
+	// Set a tenant's budget through the Tenants page's form.
+	if err := chromedp.Do(ctx,
+		click("link", "Tenants"), see("heading", "Tenants"),
+		fill("Tenant", "browser-team"),
+		fill("USD per day", "12.50"),
+		click("button", "Set limits"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-tenant="browser-team"]`)),
+	); err != nil {
+		shot("tenant-failed")
+		t.Fatalf("set a tenant's limits: %v", err)
+	}
+	tenantRow, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`tr[data-tenant="browser-team"]`)))
+	if err != nil || !strings.Contains(tenantRow, "$12.50") {
+		t.Fatalf("the tenant's row is %q (%v), want its $12.50 budget", tenantRow, err)
+	}
+	shot("tenant-set")
 
 	// Revoke the new key: the row's Revoke button, then the confirmation.
 	row := fmt.Sprintf(`tr[data-key-id=%q]`, created.ID)

@@ -1,8 +1,8 @@
 package console
 
 import (
-	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/apikey"
-	"github.com/aigate/aigate/quota"
 	"github.com/aigate/aigate/store"
 )
 
@@ -21,7 +20,8 @@ var assets embed.FS
 // Console is the admin console and API. Its exported fields are its whole
 // configuration; build it with New.
 type Console struct {
-	// Store holds the keys, their audit history and the usage ledger.
+	// Store holds the keys, the tenants, their audit history and the usage
+	// ledger, whose rows carry their cost.
 	Store store.Store
 	// Hasher verifies admin keys and hashes the keys the console creates:
 	// the gateway's own, so that both accept the same keys.
@@ -31,13 +31,6 @@ type Console struct {
 	Logger *slog.Logger
 	// SessionTTL is how long a sign-in lasts. Zero: 8 hours.
 	SessionTTL time.Duration
-	// Cost prices a ledger entry in micro-dollars. Nil: usage shows tokens
-	// and requests only (the seam where per-model prices plug in).
-	Cost func(quota.Entry) (micros int64, ok bool)
-	// Tenants lists tenants with their budgets. Nil: the tenants are the
-	// keys' tenant fields, without budgets (the seam where tenant budgets
-	// plug in).
-	Tenants TenantDirectory
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
 
@@ -46,19 +39,24 @@ type Console struct {
 	mux      *http.ServeMux
 }
 
-// TenantDirectory lists the tenants that have their own records (budgets).
-type TenantDirectory interface {
-	Tenants(ctx context.Context) ([]Tenant, error)
-}
-
-// Tenant is a tenant as the console shows it.
+// Tenant is a tenant as the console shows it: the store's record, with
+// its limits, or a name only keys carry (Stored false, no limits). The
+// field names are those of `aigate tenants list --json`; dollars are
+// exact decimals, never floats. Zero limits are unlimited.
 type Tenant struct {
-	Name       string `json:"name"`
-	Keys       int    `json:"keys"`
-	ActiveKeys int    `json:"active_keys"`
-	// Budget describes the tenant's budget when a TenantDirectory knows
-	// one; nil otherwise.
-	Budget any `json:"budget"`
+	Name           string      `json:"name"`
+	Stored         bool        `json:"stored"`
+	USDPerDay      json.Number `json:"usd_per_day"`
+	USDPerMonth    json.Number `json:"usd_per_month"`
+	TokensPerDay   int64       `json:"tokens_per_day"`
+	TokensPerMonth int64       `json:"tokens_per_month"`
+	RPM            int64       `json:"rpm"`
+	TPM            int64       `json:"tpm"`
+	Keys           int         `json:"keys"`
+	ActiveKeys     int         `json:"active_keys"`
+	CreatedAt      time.Time   `json:"created_at,omitzero"`
+	UpdatedAt      time.Time   `json:"updated_at,omitzero"`
+	Version        int64       `json:"version,omitempty"`
 }
 
 // New checks c's configuration and builds its routes.
@@ -98,6 +96,7 @@ func New(c *Console) (*Console, error) {
 	m.HandleFunc("POST /console/keys/{id}/rotate", c.page(c.rotateForm))
 	m.HandleFunc("GET /console/usage", c.page(c.usagePage))
 	m.HandleFunc("GET /console/tenants", c.page(c.tenantsPage))
+	m.HandleFunc("POST /console/tenants", c.page(c.setTenantForm))
 	m.HandleFunc("GET /console/audit", c.page(c.auditPage))
 
 	m.HandleFunc("GET /console/api/keys", c.api(c.apiListKeys))
@@ -106,6 +105,8 @@ func New(c *Console) (*Console, error) {
 	m.HandleFunc("POST /console/api/keys/{id}/rotate", c.api(c.apiRotateKey))
 	m.HandleFunc("POST /console/api/keys/{id}/revoke", c.api(c.apiRevokeKey))
 	m.HandleFunc("GET /console/api/tenants", c.api(c.apiTenants))
+	m.HandleFunc("GET /console/api/tenants/{name}", c.api(c.apiShowTenant))
+	m.HandleFunc("POST /console/api/tenants/{name}", c.api(c.apiSetTenant))
 	m.HandleFunc("GET /console/api/usage", c.api(c.apiUsage))
 	m.HandleFunc("GET /console/api/audit", c.api(c.apiAudit))
 	m.HandleFunc("POST /console/api/session", c.apiSignIn)

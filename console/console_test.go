@@ -112,6 +112,8 @@ var endpoints = []endpoint{
 	{"POST", "/console/api/keys/{id}/rotate", `{"grace":"1h"}`, 200},
 	{"POST", "/console/api/keys/{id}/revoke", "", 200},
 	{"GET", "/console/api/tenants", "", 200},
+	{"GET", "/console/api/tenants/acme", "", 200},
+	{"POST", "/console/api/tenants/acme", `{"usd_per_day":"12.50","rpm":60}`, 200},
 	{"GET", "/console/api/usage", "", 200},
 	{"GET", "/console/api/audit", "", 200},
 	{"DELETE", "/console/api/session", "", 204},

@@ -2,8 +2,8 @@ package console
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
+	"github.com/aigate/aigate/pricing"
 )
 
 var funcs = template.FuncMap{
@@ -28,11 +29,18 @@ var funcs = template.FuncMap{
 		return strconv.FormatInt(n, 10)
 	},
 	"join": strings.Join,
-	"dollars": func(micros *int64) string {
-		if micros == nil {
-			return "—"
+	"usd": func(micros int64) string {
+		if micros == 0 {
+			return "∞"
 		}
-		return fmt.Sprintf("$%.4f", float64(*micros)/1e6)
+		return dollars(micros)
+	},
+	// usdLimit shows a tenant's budget, exact decimal dollars.
+	"usdLimit": func(n json.Number) string {
+		if m, err := pricing.ParseUSD(n.String()); err != nil || m == 0 {
+			return "∞"
+		}
+		return "$" + n.String()
 	},
 	"orDash": func(s string) string {
 		if s == "" {
@@ -207,6 +215,19 @@ func specFromForm(r *http.Request, now time.Time) (keys.Spec, error) {
 		}
 		*v = n
 	}
+	for name, v := range map[string]*int64{"usd_per_day": &s.Limits.USDPerDay, "usd_per_month": &s.Limits.USDPerMonth} {
+		raw := strings.TrimSpace(r.PostFormValue(name))
+		if raw == "" {
+			continue
+		}
+		// Exactly as `aigate keys create --usd-per-day`: to the
+		// micro-dollar, finer refused, never through a float.
+		m, err := pricing.ParseUSD(raw)
+		if err != nil {
+			return s, badRequest("%s: %v", name, err)
+		}
+		*v = int64(m)
+	}
 	if v := strings.TrimSpace(r.PostFormValue("expires")); v != "" {
 		t, err := parseTime(v)
 		if err != nil {
@@ -301,25 +322,14 @@ func (c *Console) usagePage(w http.ResponseWriter, r *http.Request, a *admin) er
 	}
 	d := usageData{Filter: f, Report: rep, Keys: views, Grouped: map[string]bool{},
 		FromText: f.From.Format("2006-01-02T15:04"), ToText: f.To.Format("2006-01-02T15:04"),
-		Requests: barChart("Requests per "+rep.Step, rep.Series, func(p UsagePoint) int64 { return p.Requests }, rep.Step),
-		Tokens:   barChart("Tokens per "+rep.Step, rep.Series, func(p UsagePoint) int64 { return p.Tokens }, rep.Step),
-	}
-	if rep.Priced {
-		d.Cost = barChart("Cost per "+rep.Step+" (micro-dollars)", rep.Series, func(p UsagePoint) int64 { return p.CostMicros }, rep.Step)
+		Requests: barChart("Requests per "+rep.Step, rep.Series, func(p UsagePoint) int64 { return p.Requests }, count, rep.Step),
+		Tokens:   barChart("Tokens per "+rep.Step, rep.Series, func(p UsagePoint) int64 { return p.Tokens }, count, rep.Step),
+		Cost:     barChart("Cost per "+rep.Step+" (USD)", rep.Series, func(p UsagePoint) int64 { return p.costMicros }, dollars, rep.Step),
 	}
 	for _, g := range f.GroupBy {
 		d.Grouped[g] = true
 	}
 	c.render(w, http.StatusOK, "usage", view{Title: "Usage", Nav: "usage", CSRF: csrfOf(a), Admin: a.key, Data: d})
-	return nil
-}
-
-func (c *Console) tenantsPage(w http.ResponseWriter, r *http.Request, a *admin) error {
-	ts, err := c.tenants(r.Context())
-	if err != nil {
-		return err
-	}
-	c.render(w, http.StatusOK, "tenants", view{Title: "Tenants", Nav: "tenants", CSRF: csrfOf(a), Admin: a.key, Data: ts})
 	return nil
 }
 

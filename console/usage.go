@@ -3,15 +3,18 @@ package console
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"html/template"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
 )
 
@@ -78,10 +81,11 @@ func parseTime(v string) (time.Time, error) {
 
 // UsagePoint is one bucket of the usage chart.
 type UsagePoint struct {
-	Start      time.Time `json:"start"`
-	Requests   int64     `json:"requests"`
-	Tokens     int64     `json:"tokens"`
-	CostMicros int64     `json:"cost_micros,omitempty"`
+	Start      time.Time   `json:"start"`
+	Requests   int64       `json:"requests"`
+	Tokens     int64       `json:"tokens"`
+	CostUSD    json.Number `json:"cost_usd"`
+	costMicros int64
 }
 
 // UsageGroup is one row of the usage table; the fields not grouped by are
@@ -96,7 +100,13 @@ type UsageGroup struct {
 	PromptTokens     int64  `json:"prompt_tokens"`
 	CompletionTokens int64  `json:"completion_tokens"`
 	TotalTokens      int64  `json:"total_tokens"`
-	CostMicros       *int64 `json:"cost_micros,omitempty"`
+	// CostUSD is the sum of the ledger rows' costs, each at the price it
+	// was settled with (a later price change never rewrites it), in
+	// dollars exact to the micro-dollar: the field of `aigate usage --json`.
+	CostUSD json.Number `json:"cost_usd"`
+	// UnpricedRequests were of a model without a price: metered at $0.
+	UnpricedRequests int64 `json:"unpriced_requests"`
+	costMicros       int64
 }
 
 // UsageReport is what GET /console/api/usage answers.
@@ -108,7 +118,6 @@ type UsageReport struct {
 	Series  []UsagePoint `json:"series"`
 	Groups  []UsageGroup `json:"groups"`
 	Total   UsageGroup   `json:"total"`
-	Priced  bool         `json:"priced"` // whether costs are known
 }
 
 func (c *Console) entries(ctx context.Context, f UsageFilter) ([]quota.Entry, error) {
@@ -135,7 +144,7 @@ func (c *Console) usage(ctx context.Context, f UsageFilter) (*UsageReport, error
 	if err != nil {
 		return nil, err
 	}
-	rep := &UsageReport{From: f.From, To: f.To, GroupBy: f.GroupBy, Priced: c.Cost != nil, Step: "day"}
+	rep := &UsageReport{From: f.From, To: f.To, GroupBy: f.GroupBy, Step: "day"}
 	step := 24 * time.Hour
 	if f.To.Sub(f.From) <= 48*time.Hour {
 		rep.Step, step = "hour", time.Hour
@@ -147,16 +156,11 @@ func (c *Console) usage(ctx context.Context, f UsageFilter) (*UsageReport, error
 	groups := map[UsageGroup]*UsageGroup{}
 	for _, e := range entries {
 		tokens := e.PromptTokens + e.CompletionTokens
-		var cost int64
-		priced := false
-		if c.Cost != nil {
-			cost, priced = c.Cost(e)
-		}
 		if i := int(e.At.Sub(first) / step); i >= 0 && i < len(rep.Series) {
 			p := &rep.Series[i]
 			p.Requests++
 			p.Tokens += tokens
-			p.CostMicros += cost
+			p.costMicros += e.CostMicros
 		}
 		var g UsageGroup
 		for _, name := range f.GroupBy {
@@ -185,16 +189,19 @@ func (c *Console) usage(ctx context.Context, f UsageFilter) (*UsageReport, error
 			r.PromptTokens += e.PromptTokens
 			r.CompletionTokens += e.CompletionTokens
 			r.TotalTokens += tokens
-			if priced {
-				if r.CostMicros == nil {
-					r.CostMicros = new(int64)
-				}
-				*r.CostMicros += cost
+			r.costMicros += e.CostMicros
+			if e.Unpriced {
+				r.UnpricedRequests++
 			}
 		}
 	}
+	for i := range rep.Series {
+		rep.Series[i].CostUSD = usd(rep.Series[i].costMicros)
+	}
+	rep.Total.CostUSD = usd(rep.Total.costMicros)
 	rep.Groups = make([]UsageGroup, 0, len(groups))
 	for _, g := range groups {
+		g.CostUSD = usd(g.costMicros)
 		rep.Groups = append(rep.Groups, *g)
 	}
 	slices.SortFunc(rep.Groups, func(a, b UsageGroup) int {
@@ -219,9 +226,9 @@ func (c *Console) lastUsed(ctx context.Context) (map[string]time.Time, error) {
 	return last, nil
 }
 
-// barChart draws one series as an SVG bar chart. Every string in it is
-// escaped or a number, so the markup is safe to embed.
-func barChart(title string, points []UsagePoint, value func(UsagePoint) int64, step string) template.HTML {
+// barChart draws one series as an SVG bar chart, its values written by
+// format. Every string in it is escaped, so the markup is safe to embed.
+func barChart(title string, points []UsagePoint, value func(UsagePoint) int64, format func(int64) string, step string) template.HTML {
 	const w, h, left, bottom, top = 720, 180, 56, 24, 12
 	var max int64
 	for _, p := range points {
@@ -233,7 +240,7 @@ func barChart(title string, points []UsagePoint, value func(UsagePoint) int64, s
 	fmt.Fprintf(&b, `<title>%s</title>`, html.EscapeString(title))
 	plotW, plotH := float64(w-left-8), float64(h-top-bottom)
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, left, h-bottom, w-8, h-bottom)
-	fmt.Fprintf(&b, `<text class="label" x="%d" y="%d" text-anchor="end">%d</text>`, left-6, top+10, max)
+	fmt.Fprintf(&b, `<text class="label" x="%d" y="%d" text-anchor="end">%s</text>`, left-6, top+10, html.EscapeString(format(max)))
 	fmt.Fprintf(&b, `<text class="label" x="%d" y="%d" text-anchor="end">0</text>`, left-6, h-bottom)
 	n := len(points)
 	if n > 0 {
@@ -244,9 +251,9 @@ func barChart(title string, points []UsagePoint, value func(UsagePoint) int64, s
 				continue
 			}
 			bh := plotH * float64(v) / float64(max)
-			fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %d</title></rect>`,
+			fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`,
 				float64(left)+float64(i)*slot+slot*0.1, float64(h-bottom)-bh, slot*0.8, bh,
-				html.EscapeString(bucketLabel(p.Start, step)), v)
+				html.EscapeString(bucketLabel(p.Start, step)), html.EscapeString(format(v)))
 		}
 		for _, i := range []int{0, n / 2, n - 1} {
 			fmt.Fprintf(&b, `<text class="label" x="%.1f" y="%d" text-anchor="middle">%s</text>`,
@@ -256,6 +263,11 @@ func barChart(title string, points []UsagePoint, value func(UsagePoint) int64, s
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
+
+func count(n int64) string { return strconv.FormatInt(n, 10) }
+
+// dollars writes micro-dollars as "$0.021", exactly.
+func dollars(micros int64) string { return "$" + pricing.Micros(micros).String() }
 
 func bucketLabel(t time.Time, step string) string {
 	if step == "hour" {
