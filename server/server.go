@@ -93,9 +93,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ttl, _ := cfg.keyCacheTTL()
 	az, err := setup.NewAuthorizerHandler(s.store, s.hasher, tokens,
-		setup.AuthorizerSettings{Routes: cfg.Authorizer.Routes, KeyCacheTTL: ttl}, "aigate serve", logger)
+		setup.AuthorizerSettings{Routes: cfg.Authorizer.Routes, KeyCacheTTL: cfg.Authorizer.KeyCacheTTL.Std()}, "aigate serve", logger)
 	if err != nil {
 		return nil, err
 	}
