@@ -110,8 +110,9 @@ type Config struct {
 	// authorizer cache still allows it. Zero: DefaultKeyStatusTTL (1 s).
 	KeyStatusTTL time.Duration `yaml:"keyStatusTtl,omitempty"`
 
-	// Ledger enforces limits and records usage. Required.
-	Ledger quota.Ledger `yaml:"-"`
+	// Ledger enforces limits and records usage: only its reservations
+	// (reserve, settle, extend, release, expire) are used. Required.
+	Ledger quota.Reservations `yaml:"-"`
 	// Keys is where API keys' status is read back (store.GetKey). Nil: no
 	// check here, and a revoked key works until the authorizer's cache
 	// forgets it.
