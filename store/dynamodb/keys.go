@@ -44,12 +44,7 @@ func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 	if err != nil {
 		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, err)
 	}
-	// The key is created. The copy is best effort: the event is already in
-	// the key item, KeyHistory reads it from there, and the next UpdateKey
-	// copies it before replacing it.
-	cctx, cancel := afterCommit(ctx)
-	defer cancel()
-	_ = s.copyEvent(cctx, it)
+	s.copyEventAfterCommit(ctx, it)
 	return nil
 }
 
@@ -112,11 +107,21 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 	if err != nil {
 		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
 	}
-	// Committed: the copy is best effort, as in CreateKey.
+	s.copyEventAfterCommit(ctx, it)
+	return nil
+}
+
+// copyEventAfterCommit copies the event of a key (or tenant) item just
+// committed, as a best effort: the event is already in the item, history
+// reads it from there, and the next update copies it before replacing it.
+// A failure is logged, since it leaves the copy to that next update.
+func (s *Store) copyEventAfterCommit(ctx context.Context, it item) {
 	cctx, cancel := afterCommit(ctx)
 	defer cancel()
-	_ = s.copyEvent(cctx, it)
-	return nil
+	if err := s.copyEvent(cctx, it); err != nil {
+		s.logger.WarnContext(ctx, "dynamodb: copy the committed event to key_events (left to the next update)",
+			"id", getS(it, "id"), "error", err)
+	}
 }
 
 // copyEvent writes the event embedded in a key item to key_events under

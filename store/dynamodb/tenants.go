@@ -85,9 +85,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 	case err != nil:
 		return fmt.Errorf("dynamodb: %s: %w", op, err)
 	}
-	cctx, cancel := afterCommit(ctx)
-	defer cancel()
-	_ = s.copyEvent(cctx, it) // best effort: history reads the embedded event too
+	s.copyEventAfterCommit(ctx, it)
 	return nil
 }
 
