@@ -28,7 +28,7 @@ func TestAnthropicProviderConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		cfg.Providers["claude"] = pc
-		if _, err := aiapi.New(cfg); err == nil || !strings.HasPrefix(err.Error(), "aiapi: providers.claude: ") {
+		if _, err := aiapi.New(t.Context(), cfg); err == nil || !strings.HasPrefix(err.Error(), "aiapi: providers.claude: ") {
 			t.Errorf("%s: New = %v", name, err)
 		} else if strings.Contains(err.Error(), "sk-ant-configured") {
 			t.Errorf("%s: error %q shows the key", name, err)
@@ -42,7 +42,7 @@ func TestAnthropicProviderConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		cfg.Providers["claude"] = pc
-		if _, err := aiapi.New(cfg); err != nil {
+		if _, err := aiapi.New(t.Context(), cfg); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

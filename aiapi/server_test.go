@@ -29,7 +29,7 @@ func newServer(t *testing.T, cfg aiapi.Config) *aiapi.Server {
 		cfg.Ledger = st
 	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,14 +151,14 @@ func TestConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		change(&cfg)
-		if _, err := aiapi.New(cfg); err == nil {
+		if _, err := aiapi.New(t.Context(), cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		} else if !strings.HasPrefix(err.Error(), "aiapi: ") {
 			t.Errorf("%s: error %q does not name the package", name, err)
 		}
 	}
 	// The zero Config (but the ledger) works: the echo model.
-	if _, err := aiapi.New(aiapi.Config{Ledger: st}); err != nil {
+	if _, err := aiapi.New(t.Context(), aiapi.Config{Ledger: st}); err != nil {
 		t.Errorf("zero Config: %v", err)
 	}
 }

@@ -109,7 +109,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	ac.Pricing = pricing.NewTable(prices)
-	if s.aiapi, err = aiapi.New(ac); err != nil {
+	if s.aiapi, err = aiapi.New(ctx, ac); err != nil {
 		return nil, err
 	}
 	functions := map[string]gateway.Invoker{FunctionAuthorizer: az}

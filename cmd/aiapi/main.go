@@ -58,7 +58,7 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*lambdaproxy.Handler,
 		return nil, nil, err
 	}
 	cfg.Ledger, cfg.Keys, cfg.Tenants, cfg.Logger = st, st, st, logger
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(ctx, cfg)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
