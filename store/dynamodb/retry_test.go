@@ -50,12 +50,17 @@ func (l *lossyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	l.lose--
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	return dynamoError(req, http.StatusInternalServerError, "InternalServerError", "answer lost"), nil
+}
+
+// dynamoError is DynamoDB's answer of an error of type typ.
+func dynamoError(req *http.Request, status int, typ, msg string) *http.Response {
 	return &http.Response{
-		StatusCode: http.StatusInternalServerError,
+		StatusCode: status,
 		Header:     http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
-		Body:       io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"answer lost"}`)),
+		Body:       io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#` + typ + `","message":"` + msg + `"}`)),
 		Request:    req,
-	}, nil
+	}
 }
 
 // lossyStore is a store on the tables of base whose requests go through l.
@@ -163,12 +168,7 @@ func (r refusingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	body, _ := io.ReadAll(req.Body)
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), "."+r.op) && bytes.Contains(body, []byte(`"`+r.table+`"`)) {
-		return &http.Response{
-			StatusCode: http.StatusBadRequest,
-			Header:     http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
-			Body:       io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"refused"}`)),
-			Request:    req,
-		}, nil
+		return dynamoError(req, http.StatusBadRequest, "ValidationException", "refused"), nil
 	}
 	return http.DefaultTransport.RoundTrip(req)
 }
