@@ -54,9 +54,7 @@ func TestChatCompletionsReachAnAnthropicProvider(t *testing.T) {
 	up := anthropictest.NewServer(t)
 	up.InputTokens, up.CacheReadTokens, up.OutputTokens = 10, 90, 4
 	t.Setenv("AIGATE_TEST_ANTHROPIC_KEY", anthropictest.Key)
-	t.Setenv(aiapi.EnvOpenAIBaseURL, "")
-	t.Setenv(aiapi.EnvOpenAIAPIKey, "")
-	t.Setenv(aiapi.EnvConfig, `
+	cfg, err := aiapi.ParseConfig([]byte(`
 models:
   - name: claude
     provider: anthropic
@@ -64,11 +62,10 @@ models:
 providers:
   anthropic:
     type: anthropic
-    baseUrl: `+up.URL+`
+    baseUrl: ` + up.URL + `
     apiKeyEnv: AIGATE_TEST_ANTHROPIC_KEY
     refusedBetas: [context-1m-*]
-`)
-	cfg, err := aiapi.ConfigFromEnv()
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
