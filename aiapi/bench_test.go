@@ -56,7 +56,7 @@ func BenchmarkAddedLatency(b *testing.B) {
 	cfg.Models = append(cfg.Models, aiapi.ModelRoute{Name: "up", Provider: "up", UpstreamModel: "up-internal"})
 	cfg.Ledger, cfg.Keys = st, st
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(b.Context(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func BenchmarkServeEcho(b *testing.B) {
 	defer st.Close()
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.Logger = st, slog.New(slog.DiscardHandler)
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(b.Context(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/aigate/aigate/strictyaml"
@@ -34,24 +33,6 @@ const (
 	DefaultKeyStatusTTL    = time.Second
 	// DefaultStreamWriteTimeout bounds each write of a stream.
 	DefaultStreamWriteTimeout = 30 * time.Second
-)
-
-// Environment variables read by ConfigFromEnv.
-const (
-	// EnvConfig holds a Config as YAML (or JSON), e.g. in a Lambda's
-	// environment.
-	EnvConfig = "AIGATE_AIAPI_CONFIG"
-	// EnvConfigFile names a file holding a Config as YAML.
-	EnvConfigFile = "AIGATE_AIAPI_CONFIG_FILE"
-	// EnvOpenAIBaseURL and EnvOpenAIAPIKey, when either is set, add the
-	// provider "openai" (OpenAI itself when only the key is set) and route
-	// every model that no other route names to it.
-	EnvOpenAIBaseURL = "OPENAI_BASE_URL"
-	EnvOpenAIAPIKey  = "OPENAI_API_KEY"
-	// EnvPricing holds the price table as JSON: a list of {model, input,
-	// output, cachedInput, cacheWrite, effective}, USD per 1M tokens,
-	// which takes precedence over the built-in prices.
-	EnvPricing = "AIGATE_PRICING"
 )
 
 // Config configures the AI API. The YAML fields are what `aigate serve`
@@ -110,15 +91,16 @@ type Config struct {
 	// authorizer cache still allows it. Zero: DefaultKeyStatusTTL (1 s).
 	KeyStatusTTL time.Duration `yaml:"keyStatusTtl,omitempty"`
 
-	// Ledger enforces limits and records usage. Required.
-	Ledger quota.Ledger `yaml:"-"`
+	// Ledger enforces limits and records usage: only its reservations
+	// (reserve, settle, extend, release, expire) are used. Required.
+	Ledger quota.Reservations `yaml:"-"`
 	// Keys is where API keys' status is read back (store.GetKey). Nil: no
 	// check here, and a revoked key works until the authorizer's cache
 	// forgets it.
 	Keys authz.KeyStore `yaml:"-"`
 	// Pricing prices models (USD per 1M tokens) for USD budgets and the
 	// ledger's costs. Nil: the built-in defaults only (pricing.Defaults).
-	// ConfigFromEnv reads AIGATE_PRICING into it; `aigate serve`, the
+	// The Lambda reads AIGATE_PRICING into it (cmd/aiapi); `aigate serve`, the
 	// config file's top-level pricing list.
 	Pricing *pricing.Table `yaml:"-"`
 	// Tenants is where tenants' limits are read (store.Tenants), at most
@@ -200,51 +182,37 @@ func DefaultConfig() Config {
 	}
 }
 
-// ConfigFromEnv is the Lambda's configuration: the Config in
-// AIGATE_AIAPI_CONFIG (YAML or JSON) or in the file AIGATE_AIAPI_CONFIG_FILE,
-// else DefaultConfig; then, when OPENAI_BASE_URL or OPENAI_API_KEY is set and
-// the configuration has no provider "openai" of its own, a provider "openai"
-// (key from OPENAI_API_KEY) that every model no other route names goes to.
-func ConfigFromEnv() (Config, error) {
-	cfg := DefaultConfig()
-	inline, file := os.Getenv(EnvConfig), os.Getenv(EnvConfigFile)
-	switch {
-	case inline != "" && file != "":
-		return Config{}, fmt.Errorf("aiapi: set %s or %s, not both", EnvConfig, EnvConfigFile)
-	case file != "":
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return Config{}, fmt.Errorf("aiapi: %s: %w", EnvConfigFile, err)
-		}
-		inline = string(data)
-		fallthrough
-	case inline != "":
-		var c Config
-		if err := strictyaml.Decode([]byte(inline), &c, "aiapi"); err != nil {
-			return Config{}, err
-		}
-		cfg = c
+// ParseConfig reads a Config from YAML (or JSON): an unknown field or a
+// mistyped value is an error naming its path ("aiapi: models[0].name: …").
+func ParseConfig(data []byte) (Config, error) {
+	var c Config
+	if err := strictyaml.Decode(data, &c, "aiapi"); err != nil {
+		return Config{}, err
 	}
-	if v := os.Getenv(EnvPricing); v != "" {
-		entries, err := pricing.ParseJSON([]byte(v))
-		if err != nil {
-			return Config{}, fmt.Errorf("aiapi: %s: %w", EnvPricing, err)
-		}
-		cfg.Pricing = pricing.NewTable(entries)
-	}
-	return cfg.WithOpenAIEnv(), nil
+	return c, nil
 }
 
-// WithOpenAIEnv returns c with a catch-all route of every model not routed
-// otherwise to an OpenAI-compatible upstream when OPENAI_BASE_URL or
-// OPENAI_API_KEY is set, so that a real upstream is one setting away.
-func (c Config) WithOpenAIEnv() Config {
+// OpenAIUpstream is an OpenAI-compatible upstream for every model no route
+// names, so that a real upstream is one setting away. The commands fill it
+// from OPENAI_BASE_URL and OPENAI_API_KEY; the zero value adds nothing.
+type OpenAIUpstream struct {
+	// BaseURL is the upstream's URL. Empty: OpenAI's own
+	// (https://api.openai.com/v1) when APIKeyEnv is set.
+	BaseURL string
+	// APIKeyEnv names the environment variable holding the upstream's key
+	// (ProviderConfig.APIKeyEnv). Empty: no key is sent.
+	APIKeyEnv string
+}
+
+// WithOpenAI returns c with a catch-all route of every model not routed
+// otherwise to u, unless u is zero or c has a provider "openai" of its own.
+func (c Config) WithOpenAI(u OpenAIUpstream) Config {
 	cfg := c
-	base, key := os.Getenv(EnvOpenAIBaseURL), os.Getenv(EnvOpenAIAPIKey)
+	base := u.BaseURL
 	// A configuration with its own provider "openai" has placed it where it
 	// wants (its apiKeyEnv may well name OPENAI_API_KEY): no catch-all then.
 	_, configured := cfg.Providers[ProviderOpenAI]
-	if (base != "" || key != "") && !configured {
+	if (base != "" || u.APIKeyEnv != "") && !configured {
 		if base == "" {
 			base = "https://api.openai.com/v1"
 		}
@@ -253,9 +221,7 @@ func (c Config) WithOpenAIEnv() Config {
 			providers[k] = v
 		}
 		pc := ProviderConfig{Type: ProviderOpenAI, BaseURL: base}
-		if key != "" {
-			pc.APIKeyEnv = EnvOpenAIAPIKey
-		}
+		pc.APIKeyEnv = u.APIKeyEnv
 		providers[ProviderOpenAI] = pc
 		cfg.Providers = providers
 		models := append([]ModelRoute(nil), cfg.Models...)

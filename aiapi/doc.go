@@ -47,7 +47,7 @@
 // model (package echo, which documents its rules): it echoes the last user
 // message, counts tokens by a fixed rule, streams word by word, and is slowed
 // down by a "delay_ms" request field. It is a test model, not a language
-// model. Setting OPENAI_BASE_URL or OPENAI_API_KEY (ConfigFromEnv) routes
+// model. Config.WithOpenAI (OPENAI_BASE_URL or OPENAI_API_KEY, read by the commands) routes
 // every other model to an OpenAI-compatible upstream.
 //
 // # Streaming on AWS

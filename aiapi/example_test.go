@@ -25,7 +25,7 @@ func Example() {
 	cfg := aiapi.DefaultConfig() // the model "echo", offline
 	cfg.Ledger, cfg.Keys = st, st
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(context.Background(), cfg)
 	if err != nil {
 		panic(err)
 	}

@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/internal/ttlcache"
 )
 
-// keyStatusCacheSize bounds the key status cache; past it an arbitrary entry
-// goes, as in authz's key cache.
+// keyStatusCacheSize bounds the key status cache; past it the least
+// recently used entry goes (ttlcache), as in authz's key cache.
 const keyStatusCacheSize = 10000
 
 // keyStatus reads API keys' status and secrets back from the store, at most
@@ -23,8 +23,7 @@ type keyStatus struct {
 	ttl  time.Duration
 	now  func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]keyEntry
+	entries *ttlcache.Cache[string, keyEntry]
 }
 
 type keyEntry struct {
@@ -40,7 +39,7 @@ type keyEntry struct {
 }
 
 func newKeyStatus(keys authz.KeyStore, ttl time.Duration, now func() time.Time) *keyStatus {
-	return &keyStatus{keys: keys, ttl: ttl, now: now, entries: map[string]keyEntry{}}
+	return &keyStatus{keys: keys, ttl: ttl, now: now, entries: ttlcache.New[string, keyEntry](keyStatusCacheSize)}
 }
 
 // usable reports whether the key may still be used with the secret whose
@@ -48,10 +47,9 @@ func newKeyStatus(keys authz.KeyStore, ttl time.Duration, now func() time.Time) 
 // could not be read, and the caller must fail closed.
 func (k *keyStatus) usable(ctx context.Context, id, fingerprint string) (bool, error) {
 	now := k.now()
-	k.mu.Lock()
-	e, ok := k.entries[id]
-	k.mu.Unlock()
-	if !ok || now.Sub(e.loaded) >= k.ttl || now.Before(e.loaded) {
+	// An entry loaded "after" now (the clock went back) is reloaded too.
+	e, ok := k.entries.Get(id, now)
+	if !ok || now.Before(e.loaded) {
 		key, err := k.keys.GetKey(ctx, id)
 		switch {
 		case errors.Is(err, authz.ErrNotFound):
@@ -65,15 +63,7 @@ func (k *keyStatus) usable(ctx context.Context, id, fingerprint string) (bool, e
 				previousUntil: key.PreviousExpiresAt, version: key.Version, loaded: now,
 			}
 		}
-		k.mu.Lock()
-		if _, ok := k.entries[id]; !ok && len(k.entries) >= keyStatusCacheSize {
-			for old := range k.entries {
-				delete(k.entries, old)
-				break
-			}
-		}
-		k.entries[id] = e
-		k.mu.Unlock()
+		k.entries.Put(id, e, now.Add(k.ttl))
 	}
 	return e.usable && (e.expires.IsZero() || now.Before(e.expires)) && e.secretAccepted(fingerprint, now), nil
 }

@@ -28,7 +28,7 @@ func TestAnthropicProviderConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		cfg.Providers["claude"] = pc
-		if _, err := aiapi.New(cfg); err == nil || !strings.HasPrefix(err.Error(), "aiapi: providers.claude: ") {
+		if _, err := aiapi.New(t.Context(), cfg); err == nil || !strings.HasPrefix(err.Error(), "aiapi: providers.claude: ") {
 			t.Errorf("%s: New = %v", name, err)
 		} else if strings.Contains(err.Error(), "sk-ant-configured") {
 			t.Errorf("%s: error %q shows the key", name, err)
@@ -42,7 +42,7 @@ func TestAnthropicProviderConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		cfg.Providers["claude"] = pc
-		if _, err := aiapi.New(cfg); err != nil {
+		if _, err := aiapi.New(t.Context(), cfg); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -54,9 +54,7 @@ func TestChatCompletionsReachAnAnthropicProvider(t *testing.T) {
 	up := anthropictest.NewServer(t)
 	up.InputTokens, up.CacheReadTokens, up.OutputTokens = 10, 90, 4
 	t.Setenv("AIGATE_TEST_ANTHROPIC_KEY", anthropictest.Key)
-	t.Setenv(aiapi.EnvOpenAIBaseURL, "")
-	t.Setenv(aiapi.EnvOpenAIAPIKey, "")
-	t.Setenv(aiapi.EnvConfig, `
+	cfg, err := aiapi.ParseConfig([]byte(`
 models:
   - name: claude
     provider: anthropic
@@ -64,11 +62,10 @@ models:
 providers:
   anthropic:
     type: anthropic
-    baseUrl: `+up.URL+`
+    baseUrl: ` + up.URL + `
     apiKeyEnv: AIGATE_TEST_ANTHROPIC_KEY
     refusedBetas: [context-1m-*]
-`)
-	cfg, err := aiapi.ConfigFromEnv()
+`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,8 +50,9 @@ type route struct {
 	glob bool
 }
 
-// New builds a Server. Providers are built here; none is contacted.
-func New(cfg Config) (*Server, error) {
+// New builds a Server. Providers are built here; none is contacted. ctx
+// bounds that startup work (loading a Bedrock provider's AWS config).
+func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 		if _, ok := cfg.Upstreams[name]; ok {
 			continue
 		}
-		p, err := newProvider(name, pc, cfg.Now)
+		p, err := newProvider(ctx, name, pc, cfg.Now)
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func newProvider(name string, pc ProviderConfig, now func() time.Time) (provider.Provider, error) {
+func newProvider(ctx context.Context, name string, pc ProviderConfig, now func() time.Time) (provider.Provider, error) {
 	switch pc.Type {
 	case ProviderEcho:
 		return &echo.Model{Now: now}, nil
@@ -137,7 +138,7 @@ func newProvider(name string, pc ProviderConfig, now func() time.Time) (provider
 		}
 		return c, nil
 	case ProviderBedrock:
-		rt, err := bedrock.NewRuntime(context.Background(), pc.Region, pc.Endpoint)
+		rt, err := bedrock.NewRuntime(ctx, pc.Region, pc.Endpoint)
 		if err != nil {
 			return nil, fmt.Errorf("aiapi: providers.%s: %w", name, err)
 		}

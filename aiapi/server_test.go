@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func newServer(t *testing.T, cfg aiapi.Config) *aiapi.Server {
 		cfg.Ledger = st
 	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,46 +152,37 @@ func TestConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		change(&cfg)
-		if _, err := aiapi.New(cfg); err == nil {
+		if _, err := aiapi.New(t.Context(), cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		} else if !strings.HasPrefix(err.Error(), "aiapi: ") {
 			t.Errorf("%s: error %q does not name the package", name, err)
 		}
 	}
 	// The zero Config (but the ledger) works: the echo model.
-	if _, err := aiapi.New(aiapi.Config{Ledger: st}); err != nil {
+	if _, err := aiapi.New(t.Context(), aiapi.Config{Ledger: st}); err != nil {
 		t.Errorf("zero Config: %v", err)
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
-	t.Run("nothing set is the default", func(t *testing.T) {
-		t.Setenv(aiapi.EnvOpenAIBaseURL, "")
-		t.Setenv(aiapi.EnvOpenAIAPIKey, "")
-		cfg, err := aiapi.ConfigFromEnv()
-		if err != nil || len(cfg.Models) != 1 || cfg.Models[0].Name != "echo" {
-			t.Errorf("ConfigFromEnv = %+v, %v", cfg, err)
+func TestConfigParsesAndTakesAnOpenAIUpstream(t *testing.T) {
+	t.Run("no upstream is the default", func(t *testing.T) {
+		cfg := aiapi.DefaultConfig().WithOpenAI(aiapi.OpenAIUpstream{})
+		if len(cfg.Models) != 1 || cfg.Models[0].Name != "echo" || len(cfg.Providers) != 1 {
+			t.Errorf("cfg = %+v", cfg)
 		}
 	})
 	t.Run("an OpenAI key adds a catch-all", func(t *testing.T) {
-		t.Setenv(aiapi.EnvOpenAIBaseURL, "")
-		t.Setenv(aiapi.EnvOpenAIAPIKey, "sk-test")
-		cfg, err := aiapi.ConfigFromEnv()
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := aiapi.DefaultConfig().WithOpenAI(aiapi.OpenAIUpstream{APIKeyEnv: "OPENAI_API_KEY"})
 		p := cfg.Providers["openai"]
-		if p.BaseURL != "https://api.openai.com/v1" || p.APIKeyEnv != aiapi.EnvOpenAIAPIKey {
+		if p.BaseURL != "https://api.openai.com/v1" || p.APIKeyEnv != "OPENAI_API_KEY" {
 			t.Errorf("provider = %+v", p)
 		}
 		if last := cfg.Models[len(cfg.Models)-1]; last.Name != "*" || last.Provider != "openai" || cfg.Models[0].Name != "echo" {
 			t.Errorf("routes = %+v, want echo first and the catch-all last", cfg.Models)
 		}
 	})
-	t.Run("YAML in the environment", func(t *testing.T) {
-		t.Setenv(aiapi.EnvOpenAIBaseURL, "http://127.0.0.1:11434/v1")
-		t.Setenv(aiapi.EnvOpenAIAPIKey, "")
-		t.Setenv(aiapi.EnvConfig, `
+	t.Run("YAML", func(t *testing.T) {
+		cfg, err := aiapi.ParseConfig([]byte(`
 models:
   - name: claude-*
     provider: bedrock
@@ -199,38 +191,45 @@ providers:
   bedrock: {type: bedrock, region: eu-west-1}
 defaultMaxTokens: 1024
 upstreamTimeout: 90s
-`)
-		cfg, err := aiapi.ConfigFromEnv()
+`))
 		if err != nil {
 			t.Fatal(err)
 		}
+		cfg = cfg.WithOpenAI(aiapi.OpenAIUpstream{BaseURL: "http://127.0.0.1:11434/v1"})
 		if cfg.DefaultMaxTokens != 1024 || cfg.UpstreamTimeout != 90*time.Second || cfg.Providers["bedrock"].Region != "eu-west-1" ||
 			len(cfg.Models) != 2 || cfg.Providers["openai"].APIKeyEnv != "" {
 			t.Errorf("cfg = %+v", cfg)
 		}
 	})
 	t.Run("unknown fields are errors", func(t *testing.T) {
-		t.Setenv(aiapi.EnvConfig, "modelz: []")
-		if _, err := aiapi.ConfigFromEnv(); err == nil {
+		if _, err := aiapi.ParseConfig([]byte("modelz: []")); err == nil {
 			t.Error("accepted an unknown field")
+		}
+	})
+	t.Run("a provider openai of its own takes no catch-all", func(t *testing.T) {
+		cfg := aiapi.Config{Providers: map[string]aiapi.ProviderConfig{"openai": {Type: aiapi.ProviderOpenAI, BaseURL: "http://127.0.0.1:1/v1"}}}
+		if got := cfg.WithOpenAI(aiapi.OpenAIUpstream{APIKeyEnv: "OPENAI_API_KEY"}); len(got.Models) != 0 || got.Providers["openai"].BaseURL != "http://127.0.0.1:1/v1" {
+			t.Errorf("cfg = %+v", got)
 		}
 	})
 }
 
 // The documented example configuration is valid, field for field.
 func TestExampleConfigurationLoads(t *testing.T) {
-	t.Setenv(aiapi.EnvConfig, "")
-	t.Setenv(aiapi.EnvConfigFile, filepath.Join("testdata", "config.yaml"))
-	t.Setenv(aiapi.EnvOpenAIBaseURL, "")
 	// The key apiKeyEnv names; the configuration's own provider "openai"
 	// means no catch-all is added for it.
-	t.Setenv(aiapi.EnvOpenAIAPIKey, "sk-test")
+	t.Setenv("OPENAI_API_KEY", "sk-test")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	cfg, err := aiapi.ConfigFromEnv()
+	data, err := os.ReadFile(filepath.Join("testdata", "config.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg, err := aiapi.ParseConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.WithOpenAI(aiapi.OpenAIUpstream{APIKeyEnv: "OPENAI_API_KEY"})
 	if len(cfg.Models) != 5 || cfg.Providers["ollama"].BaseURL != "http://127.0.0.1:11434/v1" ||
 		cfg.ReservationTTL != 15*time.Minute || cfg.KeyStatusTTL != time.Second {
 		t.Errorf("cfg = %+v", cfg)

@@ -91,20 +91,3 @@ func TestUnpricedRequestsAreCountedInAMetric(t *testing.T) {
 		t.Errorf("unpriced requests counted %v, want 2", v)
 	}
 }
-
-func TestPricingFromTheEnvironment(t *testing.T) {
-	t.Setenv(aiapi.EnvConfig, "")
-	t.Setenv(aiapi.EnvConfigFile, "")
-	t.Setenv(aiapi.EnvPricing, `[{"model":"echo","input":"2","output":"4"}]`)
-	cfg, err := aiapi.ConfigFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, ok := cfg.Pricing.Lookup("echo", time.Now()); !ok || p.Input != 2_000_000 || p.Output != 4_000_000 || p.CachedInput != 2_000_000 {
-		t.Errorf("echo's price from %s = %+v, %v", aiapi.EnvPricing, p, ok)
-	}
-	t.Setenv(aiapi.EnvPricing, `[{"model":"echo","input":"2","output":"4"},{"model":"gpt-*","input":1,"output":"1.0000001"}]`)
-	if _, err := aiapi.ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "pricing[1].output") || !strings.Contains(err.Error(), aiapi.EnvPricing) {
-		t.Errorf("a malformed entry: %v, want an error naming %s and pricing[1].output", err, aiapi.EnvPricing)
-	}
-}

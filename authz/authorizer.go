@@ -8,10 +8,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aigate/aigate/apikey"
+	"github.com/aigate/aigate/internal/ttlcache"
 )
 
 // Outcome is the kind of a decision.
@@ -123,7 +123,7 @@ type Config struct {
 type Authorizer struct {
 	cfg    Config
 	routes []string
-	cache  *keyCache
+	cache  *ttlcache.Cache[string, *cachedKey] // nil: disabled
 }
 
 // New returns an Authorizer for cfg.
@@ -156,7 +156,7 @@ func New(cfg Config) (*Authorizer, error) {
 		if size <= 0 {
 			size = 10000
 		}
-		a.cache = newKeyCache(size)
+		a.cache = ttlcache.New[string, *cachedKey](size)
 	}
 	return a, nil
 }
@@ -279,7 +279,7 @@ func (a *Authorizer) recordExpired(ctx context.Context, key *Key, now time.Time)
 		a.cfg.Logger.WarnContext(ctx, "authz: record key expiry", "key_id", key.ID, "error", err)
 	}
 	if a.cache != nil {
-		a.cache.remove(key.ID)
+		a.cache.Remove(key.ID)
 	}
 }
 
@@ -287,16 +287,17 @@ func (a *Authorizer) recordExpired(ctx context.Context, key *Key, now time.Time)
 // only copies them (Decision.clone): one for the current secret and, while a
 // rotation's grace lasts, one for the previous secret. They differ only in
 // the context's CtxSecretFingerprint, which names the secret that matched.
+// Shared by every caller of the cache, it is never written after lookup
+// builds it.
 type cachedKey struct {
 	key      *Key
 	decision Decision
 	previous Decision // zero when the key has no previous secret
-	loaded   time.Time
 }
 
 func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) {
 	if a.cache != nil {
-		if e := a.cache.get(id); e != nil && a.cfg.Now().Sub(e.loaded) < a.cfg.CacheTTL {
+		if e, ok := a.cache.Get(id, a.cfg.Now()); ok {
 			return e, nil
 		}
 	}
@@ -308,12 +309,13 @@ func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) 
 		return nil, fmt.Errorf("authz: store returned key %q for id %q", key.ID, id)
 	}
 	p := key.Principal()
-	e := &cachedKey{key: key, decision: a.decideFor(p, a.secretContext(p, key.SecretHash)), loaded: a.cfg.Now()}
+	loaded := a.cfg.Now()
+	e := &cachedKey{key: key, decision: a.decideFor(p, a.secretContext(p, key.SecretHash))}
 	if len(key.PreviousSecretHash) > 0 {
 		e.previous = a.decideFor(p, a.secretContext(p, key.PreviousSecretHash))
 	}
 	if a.cache != nil {
-		a.cache.put(id, e)
+		a.cache.Put(id, e, loaded.Add(a.cfg.CacheTTL))
 	}
 	return e, nil
 }
@@ -441,41 +443,3 @@ var base64url = func() (t [256]byte) {
 	t['.'] = 2
 	return t
 }()
-
-// keyCache is a bounded map; when full, an arbitrary entry is evicted
-// (map iteration order), which is enough to keep memory bounded under a
-// flood of distinct valid ids.
-type keyCache struct {
-	mu      sync.RWMutex
-	max     int
-	entries map[string]*cachedKey
-}
-
-func newKeyCache(max int) *keyCache {
-	return &keyCache{max: max, entries: make(map[string]*cachedKey)}
-}
-
-func (c *keyCache) get(id string) *cachedKey {
-	c.mu.RLock()
-	e := c.entries[id]
-	c.mu.RUnlock()
-	return e
-}
-
-func (c *keyCache) put(id string, e *cachedKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[id]; !ok && len(c.entries) >= c.max {
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[id] = e
-}
-
-func (c *keyCache) remove(id string) {
-	c.mu.Lock()
-	delete(c.entries, id)
-	c.mu.Unlock()
-}

@@ -208,7 +208,7 @@ func (au *authorizer) fill(rq *request, key, arn string, values []string) (*auth
 	// cached either (AWS does not document it): every retry invokes the
 	// function again, which answers the same, so no decision changes.
 	now := rq.g.now()
-	au.cache.land(key, f, now.Add(au.ttl), now)
+	au.cache.land(key, f, now.Add(au.ttl))
 	return f.out, f.err
 }
 

@@ -3,32 +3,30 @@ package gateway
 import (
 	"sync"
 	"time"
+
+	"github.com/aigate/aigate/internal/ttlcache"
 )
 
 // resultCache is one authorizer's result cache: authorizer outputs by
 // identity-source values, each until its expiry. It holds at most max
-// entries; when full it drops the expired ones, then arbitrary ones (the
-// cache only saves invocations: dropping an entry never changes a decision).
+// entries, least recently used evicted first (ttlcache: the cache only
+// saves invocations, dropping an entry never changes a decision). An
+// output is shared by every request that hits it and never written after
+// its invocation.
 //
 // Concurrent misses on one key share one invocation (flights), so that a
 // burst of new requests from one client does not queue up on an emulator
 // that serves one invocation at a time.
 type resultCache struct {
-	max int
+	entries *ttlcache.Cache[string, *authOutput]
 
-	mu      sync.RWMutex
-	entries map[string]cacheEntry
+	mu      sync.Mutex // guards flights
 	flights map[string]*flight
 
 	// followed, when set, is called (c.mu held; it must not block) each
 	// time a request joins a flight it does not lead: tests learn from it
 	// that requests wait, without sleeping. Nil outside tests.
 	followed func()
-}
-
-type cacheEntry struct {
-	out     *authOutput
-	expires time.Time
 }
 
 // flight is one invocation that concurrent misses on a key wait for.
@@ -40,18 +38,13 @@ type flight struct {
 }
 
 func newResultCache(max int) *resultCache {
-	return &resultCache{max: max, entries: map[string]cacheEntry{}, flights: map[string]*flight{}}
+	return &resultCache{entries: ttlcache.New[string, *authOutput](max), flights: map[string]*flight{}}
 }
 
 // get returns the live entry for key, or nil.
 func (c *resultCache) get(key string, now time.Time) *authOutput {
-	c.mu.RLock()
-	e, ok := c.entries[key]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.expires) {
-		return nil
-	}
-	return e.out
+	out, _ := c.entries.Get(key, now)
+	return out
 }
 
 // join returns the flight for key, and whether the caller leads it (must
@@ -72,36 +65,16 @@ func (c *resultCache) join(key string) (f *flight, leader bool) {
 
 // land ends the flight for key, storing its output until expires when it
 // succeeded.
-func (c *resultCache) land(key string, f *flight, expires time.Time, now time.Time) {
+func (c *resultCache) land(key string, f *flight, expires time.Time) {
+	if f.err == nil && f.out != nil {
+		// Stored before the flight ends, so that a request arriving after
+		// it finds the entry rather than leading a new flight.
+		c.entries.Put(key, f.out, expires)
+	}
 	c.mu.Lock()
 	delete(c.flights, key)
-	if f.err == nil && f.out != nil {
-		if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
-			c.evict(now)
-		}
-		c.entries[key] = cacheEntry{out: f.out, expires: expires}
-	}
 	c.mu.Unlock()
 	close(f.done)
 }
 
-// evict makes room for one entry. c.mu is held.
-func (c *resultCache) evict(now time.Time) {
-	for k, e := range c.entries {
-		if !now.Before(e.expires) {
-			delete(c.entries, k)
-		}
-	}
-	for k := range c.entries {
-		if len(c.entries) < c.max {
-			break
-		}
-		delete(c.entries, k)
-	}
-}
-
-func (c *resultCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}
+func (c *resultCache) len() int { return c.entries.Len() }

@@ -144,7 +144,7 @@ func TestResultCacheIsBounded(t *testing.T) {
 			t.Fatal("not leader of a new key")
 		}
 		f.out = &authOutput{principalID: fmt.Sprint(i)}
-		c.land(fmt.Sprint(i), f, now.Add(time.Minute), now)
+		c.land(fmt.Sprint(i), f, now.Add(time.Minute))
 	}
 	if n := c.len(); n > 3 {
 		t.Fatalf("cache holds %d entries, max 3", n)
@@ -155,7 +155,7 @@ func TestResultCacheIsBounded(t *testing.T) {
 	// Failed invocations are not stored.
 	f, _ := c.join("bad")
 	f.err = context.DeadlineExceeded
-	c.land("bad", f, now.Add(time.Minute), now)
+	c.land("bad", f, now.Add(time.Minute))
 	if c.get("bad", now) != nil {
 		t.Error("a failure was cached")
 	}

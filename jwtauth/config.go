@@ -1,12 +1,12 @@
 package jwtauth
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/duration"
 )
 
 // Limits of this package that no configuration changes.
@@ -199,24 +199,9 @@ type GroupPlan struct {
 	Plan  string `json:"plan" yaml:"plan"`
 }
 
-// Duration is a time.Duration written as a Go duration string ("30s",
-// "5m") in JSON and YAML configuration.
-type Duration time.Duration
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) {
-	return []byte(time.Duration(d).String()), nil
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("jwtauth: %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is the configuration's one duration type ("30s", "5m" in JSON
+// and YAML), kept under this name for existing callers.
+type Duration = duration.Duration
 
 func orDefault(d Duration, def time.Duration) time.Duration {
 	if d == 0 {

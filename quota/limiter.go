@@ -54,8 +54,9 @@ type TokenUsage struct {
 // them. It holds no state of its own: every decision is the Ledger's atomic
 // update, so any number of Limiters (processes, Lambdas) may share a store.
 type Limiter struct {
-	// Ledger stores the windows, reservations and usage ledger. Required.
-	Ledger Ledger
+	// Ledger stores the windows and reservations, and appends settled
+	// usage. Required.
+	Ledger Reservations
 	// TTL is how long a reservation may stay pending, from Reserve or
 	// the last Extend, before ExpireReservations releases it as left
 	// behind by a dead process. Zero: DefaultReservationTTL.

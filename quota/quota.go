@@ -206,9 +206,19 @@ type Query struct {
 	Since       time.Time
 }
 
-// Ledger is what a store provides for quotas. Every method is atomic on its
-// own: concurrent Reserves never together exceed a limit.
+// Ledger is what a store provides for quotas: the reservations a Limiter
+// takes and settles, and the usage it recorded. Every method is atomic on
+// its own: concurrent Reserves never together exceed a limit.
 type Ledger interface {
+	Reservations
+	// Usage returns ledger entries matching q, oldest first.
+	Usage(ctx context.Context, q Query) ([]Entry, error)
+}
+
+// Reservations is the part of a Ledger that admits and accounts requests:
+// all a Limiter (and so the AI API) uses. Reading usage back is another
+// consumer's business (the CLI, the console).
+type Reservations interface {
 	// Reserve counts one request, r.Tokens tokens and r.CostMicros
 	// dollars in r.Windows, and in the tenant's windows too when
 	// r.TenantLimits is set, if, for every non-zero limit (limits for the
@@ -253,6 +263,4 @@ type Ledger interface {
 	// ExpireReservations releases every pending reservation whose ExpiresAt
 	// is before now, and says how many.
 	ExpireReservations(ctx context.Context, now time.Time) (int, error)
-	// Usage returns ledger entries matching q, oldest first.
-	Usage(ctx context.Context, q Query) ([]Entry, error)
 }

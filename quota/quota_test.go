@@ -133,7 +133,7 @@ func TestDenialHeaders(t *testing.T) {
 
 // recordingLedger keeps what the Limiter hands it.
 type recordingLedger struct {
-	quota.Ledger
+	quota.Reservations // all a Limiter may use
 	reserved []quota.Reservation
 	settled  []quota.Settlement
 	extended []time.Time

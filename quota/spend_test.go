@@ -11,7 +11,7 @@ import (
 
 // settlements records what Settle was given; nothing else is used.
 type settlements struct {
-	quota.Ledger
+	quota.Reservations
 	got []quota.Settlement
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -180,11 +181,25 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"authorizer:\n  keyCacheTTL: -1s\n", "authorizer.keyCacheTTL"},
 		{"authorizer:\n  routes: [GET]\n", "authorizer.routes"},
 		{"authorizer:\n  nosuchfield: 1\n", "nosuchfield"},
+		{"jwt:\n  leeway: soon\n", "jwt.leeway"},
 	} {
 		_, err := server.ParseConfig([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want an error naming %s", tc.yaml, err, tc.want)
 		}
+	}
+}
+
+// Every duration of the config file is the same type, read from the same
+// text: jwt.* durations were checked as integers and refused "30s".
+func TestConfigDurationsReadGoDurations(t *testing.T) {
+	cfg, err := server.ParseConfig([]byte("authorizer:\n  keyCacheTTL: 90s\njwt:\n  leeway: 45s\n  refreshInterval: 2m\nhttp:\n  readTimeout: 1m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Authorizer.KeyCacheTTL.Std() != 90*time.Second || cfg.JWT.Leeway.Std() != 45*time.Second ||
+		cfg.JWT.RefreshInterval.Std() != 2*time.Minute || cfg.HTTP.ReadTimeout != time.Minute {
+		t.Fatalf("decoded %+v %+v %+v", cfg.Authorizer, cfg.JWT, cfg.HTTP)
 	}
 }
 

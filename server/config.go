@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/pricing"
@@ -30,7 +30,7 @@ type Config struct {
 	JWT *jwtauth.Config `yaml:"jwt,omitempty"`
 	// AIAPI configures the built-in AI API (HandlerAIAPI): model routes and
 	// providers, limits on requests. Nil: aiapi.DefaultConfig (the echo
-	// test model). Either way OPENAI_BASE_URL / OPENAI_API_KEY add an
+	// test model). Either way Options.Settings.OpenAI (OPENAI_BASE_URL / OPENAI_API_KEY) adds an
 	// OpenAI-compatible upstream for every other model.
 	AIAPI *aiapi.Config `yaml:"aiapi,omitempty"`
 	// HTTP bounds what one connection may hold: read, write and idle
@@ -49,10 +49,10 @@ type AuthorizerConfig struct {
 	// relative to the API stage, IAM wildcards, {model} expanded per model.
 	// Default authz.DefaultRoutes: the AI API's routes, each with its verb.
 	Routes []string `yaml:"routes,omitempty"`
-	// KeyCacheTTL keeps looked-up keys in memory (a Go duration). Default
-	// 0: every authorizer call reads the store, so a revocation is seen at
-	// the next call that misses the gateway's result cache.
-	KeyCacheTTL string `yaml:"keyCacheTTL,omitempty"`
+	// KeyCacheTTL keeps looked-up keys in memory (a Go duration, ≥ 0).
+	// Default 0: every authorizer call reads the store, so a revocation is
+	// seen at the next call that misses the gateway's result cache.
+	KeyCacheTTL duration.Duration `yaml:"keyCacheTTL,omitempty"`
 	// DevIssuer enables the local development OIDC issuer (`aigate token`),
 	// published at /.well-known/openid-configuration. Default true; never
 	// enabled in the Lambda.
@@ -138,7 +138,7 @@ func (c *Config) Validate() error {
 	if err := gw.Validate(); err != nil {
 		return err
 	}
-	if _, err := c.keyCacheTTL(); err != nil {
+	if err := c.Authorizer.KeyCacheTTL.NonNegative("server: authorizer.keyCacheTTL"); err != nil {
 		return err
 	}
 	if err := c.HTTP.validate("http"); err != nil {
@@ -148,17 +148,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server: authorizer.routes: %w", err)
 	}
 	return nil
-}
-
-func (c *Config) keyCacheTTL() (time.Duration, error) {
-	if c.Authorizer.KeyCacheTTL == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(c.Authorizer.KeyCacheTTL)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("server: authorizer.keyCacheTTL: %q is not a duration ≥ 0", c.Authorizer.KeyCacheTTL)
-	}
-	return d, nil
 }
 
 func (c *Config) devIssuer() bool {

@@ -93,9 +93,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ttl, _ := cfg.keyCacheTTL()
 	az, err := setup.NewAuthorizerHandler(s.store, s.hasher, tokens,
-		setup.AuthorizerSettings{Routes: cfg.Authorizer.Routes, KeyCacheTTL: ttl}, "aigate serve", logger)
+		setup.AuthorizerSettings{Routes: cfg.Authorizer.Routes, KeyCacheTTL: cfg.Authorizer.KeyCacheTTL.Std()}, "aigate serve", logger)
 	if err != nil {
 		return nil, err
 	}
@@ -103,14 +102,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if cfg.AIAPI != nil {
 		ac = *cfg.AIAPI
 	}
-	ac = ac.WithOpenAIEnv()
+	ac = ac.WithOpenAI(opts.Settings.OpenAI)
 	ac.Ledger, ac.Keys, ac.Tenants, ac.Logger, ac.Metrics = s.store, s.store, s.store, logger, opts.Metrics
 	prices, err := cfg.Pricing.Entries() // checked by Validate
 	if err != nil {
 		return nil, err
 	}
 	ac.Pricing = pricing.NewTable(prices)
-	if s.aiapi, err = aiapi.New(ac); err != nil {
+	if s.aiapi, err = aiapi.New(ctx, ac); err != nil {
 		return nil, err
 	}
 	functions := map[string]gateway.Invoker{FunctionAuthorizer: az}

@@ -10,6 +10,7 @@ import (
 	"github.com/aigate/aigate/apigw"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/duration"
 )
 
 // Environment variables that shape the authorizer.
@@ -44,11 +45,14 @@ func AuthorizerFromEnv(defaultTTL time.Duration) (AuthorizerSettings, error) {
 		}
 	}
 	if v := os.Getenv(EnvKeyCacheTTL); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return a, fmt.Errorf("setup: %s=%q is not a duration ≥ 0", EnvKeyCacheTTL, v)
+		d, err := duration.Parse(v)
+		if err != nil {
+			return a, fmt.Errorf("setup: %s: %w", EnvKeyCacheTTL, err)
 		}
-		a.KeyCacheTTL = d
+		if err := d.NonNegative("setup: " + EnvKeyCacheTTL); err != nil {
+			return a, err
+		}
+		a.KeyCacheTTL = d.Std()
 	}
 	switch v := os.Getenv(EnvHTTPAPIResponse); v {
 	case "", "simple":

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/setup"
 )
@@ -120,13 +121,20 @@ func TestSettingsFromTheEnvironment(t *testing.T) {
 	t.Setenv(setup.EnvData, "")
 	t.Setenv(setup.EnvStore, "")
 	t.Setenv(setup.EnvHashKey, "")
+	t.Setenv(setup.EnvOpenAIBaseURL, "")
+	t.Setenv(setup.EnvOpenAIAPIKey, "")
 	if got := setup.FromEnv(); got != (setup.Settings{DataDir: setup.DefaultDataDir}) {
 		t.Errorf("FromEnv with nothing set = %+v", got)
 	}
 	t.Setenv(setup.EnvData, "/var/lib/aigate")
 	t.Setenv(setup.EnvStore, "sqlite:/tmp/x.db")
 	t.Setenv(setup.EnvHashKey, "00")
-	if got := setup.FromEnv(); got != (setup.Settings{DataDir: "/var/lib/aigate", StoreURL: "sqlite:/tmp/x.db", HashKey: "00"}) {
+	t.Setenv(setup.EnvOpenAIBaseURL, "http://127.0.0.1:11434/v1")
+	t.Setenv(setup.EnvOpenAIAPIKey, "sk-secret")
+	// The key stays in the environment: Settings names where it is.
+	want := setup.Settings{DataDir: "/var/lib/aigate", StoreURL: "sqlite:/tmp/x.db", HashKey: "00",
+		OpenAI: aiapi.OpenAIUpstream{BaseURL: "http://127.0.0.1:11434/v1", APIKeyEnv: setup.EnvOpenAIAPIKey}}
+	if got := setup.FromEnv(); got != want {
 		t.Errorf("FromEnv = %+v", got)
 	}
 

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/internal/secretfile"
 	"github.com/aigate/aigate/store"
@@ -27,6 +28,11 @@ const (
 	EnvData    = "AIGATE_DATA"     // data directory; default ./.aigate
 	EnvStore   = "AIGATE_STORE"    // store URL; default sqlite in the data directory
 	EnvHashKey = "AIGATE_HASH_KEY" // key-hashing secret, base64 or hex, ≥ 32 bytes
+	// EnvOpenAIBaseURL and EnvOpenAIAPIKey, when either is set, route every
+	// model that no other route names to an OpenAI-compatible upstream
+	// (OpenAI itself when only the key is set): Settings.OpenAI.
+	EnvOpenAIBaseURL = "OPENAI_BASE_URL"
+	EnvOpenAIAPIKey  = "OPENAI_API_KEY"
 )
 
 // DefaultDataDir is where the embedded store lives unless told otherwise.
@@ -46,11 +52,17 @@ type Settings struct {
 	// same for every process that creates or checks keys. Empty: read
 	// (or create) DataDir/hash.key.
 	HashKey string
+	// OpenAI is the AI API's catch-all upstream (aiapi.Config.WithOpenAI).
+	OpenAI aiapi.OpenAIUpstream
 }
 
 // FromEnv reads Settings from the environment.
 func FromEnv() Settings {
 	s := Settings{DataDir: os.Getenv(EnvData), StoreURL: os.Getenv(EnvStore), HashKey: os.Getenv(EnvHashKey)}
+	s.OpenAI.BaseURL = os.Getenv(EnvOpenAIBaseURL)
+	if os.Getenv(EnvOpenAIAPIKey) != "" {
+		s.OpenAI.APIKeyEnv = EnvOpenAIAPIKey // read again by the provider, never kept here
+	}
 	if s.DataDir == "" {
 		s.DataDir = DefaultDataDir
 	}

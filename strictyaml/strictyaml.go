@@ -7,6 +7,7 @@ package strictyaml
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
@@ -50,6 +51,7 @@ func oneLine(err error, prefix string) error {
 
 var (
 	unmarshaler  = reflect.TypeFor[yaml.Unmarshaler]()
+	textType     = reflect.TypeFor[encoding.TextUnmarshaler]()
 	durationType = reflect.TypeFor[time.Duration]()
 )
 
@@ -78,6 +80,18 @@ func check(n *yaml.Node, t reflect.Type, path, prefix string) error {
 	scalar := func(v any, msg string) error {
 		if n.Kind != yaml.ScalarNode || n.Decode(v) != nil {
 			return at(msg)
+		}
+		return nil
+	}
+	if reflect.PointerTo(t).Implements(textType) {
+		// A scalar read as text (duration.Duration, say): its own parser
+		// decides, and its error is reported at the field's path rather
+		// than as the kind beneath it ("must be an integer").
+		if n.Kind != yaml.ScalarNode {
+			return at("must be a scalar")
+		}
+		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			return at(err.Error())
 		}
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/strictyaml"
 )
 
@@ -31,6 +32,7 @@ type config struct {
 	Timeout seconds           `yaml:"timeout"`
 	Limit   *int64            `yaml:"limit"`
 	Wait    time.Duration     `yaml:"wait"`
+	Every   duration.Duration `yaml:"every"`
 	inner   `yaml:",inline"`
 }
 
@@ -51,6 +53,8 @@ func TestDecodeNamesTheBadField(t *testing.T) {
 		{"inline field known", "port: x", "test: port: must be an integer"},
 		{"empty document", "", "test: config: empty document"},
 		{"duration expected", "wait: soon", "test: wait: must be a duration"},
+		{"text unmarshaler error at its path", "every: soon", `test: every: duration: "soon" is not a duration`},
+		{"text unmarshaler wants a scalar", "every: [1s]", "test: every: must be a scalar"},
 		{"syntax error", "a: [", "test: config:"},
 	}
 	for _, tt := range tests {
@@ -69,11 +73,11 @@ func TestDecodeNamesTheBadField(t *testing.T) {
 
 func TestDecodeValid(t *testing.T) {
 	var c config
-	doc := "name: a\non: true\nitems: [{port: 1, ratio: 0.5}]\nlabels: {k: v}\ntimeout: 2s\nlimit: 7\nport: 9\nwait: 1m30s"
+	doc := "name: a\non: true\nitems: [{port: 1, ratio: 0.5}]\nlabels: {k: v}\ntimeout: 2s\nlimit: 7\nport: 9\nwait: 1m30s\nevery: 45s"
 	if err := strictyaml.Decode([]byte(doc), &c, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if c.Name != "a" || !c.On || c.Items[0].Port != 1 || c.Labels["k"] != "v" || time.Duration(c.Timeout) != 2*time.Second || *c.Limit != 7 || c.Port != 9 || c.Wait != 90*time.Second {
+	if c.Name != "a" || !c.On || c.Items[0].Port != 1 || c.Labels["k"] != "v" || time.Duration(c.Timeout) != 2*time.Second || *c.Limit != 7 || c.Port != 9 || c.Wait != 90*time.Second || c.Every.Std() != 45*time.Second {
 		t.Fatalf("decoded %+v", c)
 	}
 }

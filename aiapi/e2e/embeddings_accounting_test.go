@@ -60,7 +60,7 @@ func TestACallerWhoHangsUpIsChargedThePromptOnEveryEndpoint(t *testing.T) {
 	s := newStack(t, aiapi.DefaultConfig())
 	cfg := withUpstream(t, u, 0)
 	cfg.Ledger, cfg.Keys, cfg.Logger = s.Store, s.Store, slog.New(slog.DiscardHandler)
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func TestAnAnswerThatCannotBeSettledIsNotGiven(t *testing.T) {
 	s := newStack(t, aiapi.DefaultConfig())
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.Logger = failingSettle{s.Store}, slog.New(slog.DiscardHandler)
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestServerReleasesExpiredReservationsAtStartAndPeriodically(t *testing.T) {
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.ExpireInterval = countingExpiry{s.Store, released}, 20*time.Millisecond
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func newStack(t testing.TB, cfg aiapi.Config) *stack {
 	if cfg.Logger == nil {
 		cfg.Logger = quiet
 	}
-	if s.Server, err = aiapi.New(cfg); err != nil {
+	if s.Server, err = aiapi.New(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	ttl := 300

@@ -181,7 +181,7 @@ func aiServer(t *testing.T) *aiapi.Server {
 	t.Cleanup(func() { st.Close() })
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.Logger = st, slog.New(slog.DiscardHandler)
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

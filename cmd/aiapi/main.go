@@ -4,7 +4,7 @@
 //	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -ldflags "-s -w" -o bootstrap ./cmd/aiapi
 //
 // It reads the store settings like the authorizer (AIGATE_STORE, …), the AI
-// API configuration with aiapi.ConfigFromEnv, and AIGATE_RESPONSE_STREAMING
+// API configuration (configFromEnv), and AIGATE_RESPONSE_STREAMING
 // ("on", the default, or "off"), which must match the REST integration (see
 // package aiapi, "Streaming on AWS").
 package main
@@ -49,16 +49,17 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*lambdaproxy.Handler,
 	default:
 		return nil, nil, fmt.Errorf("aiapi: %s=%q, want on or off", EnvResponseStreaming, v)
 	}
-	cfg, err := aiapi.ConfigFromEnv()
+	settings := setup.FromEnv()
+	cfg, err := configFromEnv(settings.OpenAI)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := setup.OpenStore(ctx, setup.FromEnv())
+	st, err := setup.OpenStore(ctx, settings)
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg.Ledger, cfg.Keys, cfg.Tenants, cfg.Logger = st, st, st, logger
-	srv, err := aiapi.New(cfg)
+	srv, err := aiapi.New(ctx, cfg)
 	if err != nil {
 		st.Close()
 		return nil, nil, err

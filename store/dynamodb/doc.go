@@ -166,7 +166,7 @@
 //
 // Lost answers. The SDK retries a request whose answer was lost, which
 // may apply it twice. Conditional puts that commit carry a nonce
-// (keys.write_nonce, reservations.nonce and settle_nonce) and accept their
+// (write_nonce, see putOnce; a settlement's settle_nonce) and accept their
 // own earlier write, so a retry succeeds instead of reporting a conflict;
 // ADDs that subtract (giving budget back) are never retried blindly, only
 // after throttling, which proves they were not applied. Every remaining

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -43,6 +44,9 @@ type Config struct {
 	// off the machine. Any other endpoint uses the SDK's default credential
 	// chain: the execution role's variables in a Lambda.
 	Endpoint string
+	// Logger receives the failures of best-effort writes (a key event's
+	// copy after its commit), which change no answer. Nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // prefixRE is what a table-name prefix may contain (DynamoDB table names are
@@ -133,6 +137,7 @@ func (c Config) localEndpoint() bool {
 type Store struct {
 	client *dynamodb.Client
 	t      tables
+	logger *slog.Logger
 }
 
 // OpenURL opens the store a dynamodb:// URL names (see ParseURL).
@@ -176,13 +181,17 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
 	})
-	return New(client, c.Prefix), nil
+	s := New(client, c.Prefix)
+	if c.Logger != nil {
+		s.logger = c.Logger
+	}
+	return s, nil
 }
 
 // New returns a store over an SDK client the caller built, with tables
 // named by prefix. The caller must have checked the prefix.
 func New(client *dynamodb.Client, prefix string) *Store {
-	return &Store{client: client, t: tableNames(prefix)}
+	return &Store{client: client, t: tableNames(prefix), logger: slog.Default()}
 }
 
 // Close does nothing: the store holds no resource but pooled HTTP

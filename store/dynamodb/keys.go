@@ -3,7 +3,6 @@ package dynamodb
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -34,28 +33,18 @@ func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 	if err != nil {
 		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, err)
 	}
-	nonce := rand.Text()
-	it["write_nonce"] = attrS(nonce)
-	// The nonce makes the SDK's retry of a put that was applied but whose
-	// answer was lost succeed instead of reporting ErrExists.
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.t.keys),
-		Item:                      it,
-		ConditionExpression:       aws.String("attribute_not_exists(id) OR write_nonce = :nonce"),
-		ExpressionAttributeValues: item{":nonce": attrS(nonce)},
-	})
+	_, err = s.putOnce(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.t.keys),
+		Item:                it,
+		ConditionExpression: aws.String("attribute_not_exists(id)"),
+	}, "")
 	if conditionFailed(err) {
 		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, store.ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, err)
 	}
-	// The key is created. The copy is best effort: the event is already in
-	// the key item, KeyHistory reads it from there, and the next UpdateKey
-	// copies it before replacing it.
-	cctx, cancel := afterCommit(ctx)
-	defer cancel()
-	_ = s.copyEvent(cctx, it)
+	s.copyEventAfterCommit(ctx, it)
 	return nil
 }
 
@@ -105,26 +94,34 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 		// Committing now could overwrite the only copy of that event.
 		return fmt.Errorf("dynamodb: update key %q: save the previous event: %w", k.ID, err)
 	}
-	nonce := rand.Text() // as in CreateKey: a retried put that was applied succeeds
-	it["write_nonce"] = attrS(nonce)
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err = s.putOnce(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.t.keys),
 		Item:                      it,
-		ConditionExpression:       aws.String("#v = :prev OR (#v = :next AND write_nonce = :nonce)"),
+		ConditionExpression:       aws.String("#v = :prev"),
 		ExpressionAttributeNames:  map[string]string{"#v": "version"},
-		ExpressionAttributeValues: item{":prev": attrN(stored), ":next": attrN(k.Version), ":nonce": attrS(nonce)},
-	})
+		ExpressionAttributeValues: item{":prev": attrN(stored), ":next": attrN(k.Version)},
+	}, "#v = :next")
 	if conditionFailed(err) {
 		return fmt.Errorf("dynamodb: update key %q to version %d: %w", k.ID, k.Version, store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
 	}
-	// Committed: the copy is best effort, as in CreateKey.
+	s.copyEventAfterCommit(ctx, it)
+	return nil
+}
+
+// copyEventAfterCommit copies the event of a key (or tenant) item just
+// committed, as a best effort: the event is already in the item, history
+// reads it from there, and the next update copies it before replacing it.
+// A failure is logged, since it leaves the copy to that next update.
+func (s *Store) copyEventAfterCommit(ctx context.Context, it item) {
 	cctx, cancel := afterCommit(ctx)
 	defer cancel()
-	_ = s.copyEvent(cctx, it)
-	return nil
+	if err := s.copyEvent(cctx, it); err != nil {
+		s.logger.WarnContext(ctx, "dynamodb: copy the committed event to key_events (left to the next update)",
+			"id", getS(it, "id"), "error", err)
+	}
 }
 
 // copyEvent writes the event embedded in a key item to key_events under
@@ -213,49 +210,35 @@ func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.
 		return nil, fmt.Errorf("dynamodb: list keys: %w", err)
 	}
 	keys := []*authz.Key{}
-	add := func(items []item) error {
-		for _, it := range items {
-			k, err := decodeKey(it)
-			if err != nil {
-				return err
-			}
-			keys = append(keys, k)
+	add := func(it item) error {
+		k, err := decodeKey(it)
+		if err != nil {
+			return err
 		}
+		keys = append(keys, k)
 		return nil
 	}
 	if opts.Tenant != "" {
-		p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		err := s.query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.t.keys),
 			IndexName:                 aws.String(keysByTenant),
 			KeyConditionExpression:    aws.String("tenant_pk = :t"),
 			ExpressionAttributeValues: item{":t": attrS(tenantPartitionPrefix + opts.Tenant)},
-		})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("dynamodb: list keys of tenant %q: %w", opts.Tenant, err)
-			}
-			if err := add(out.Items); err != nil {
-				return nil, fmt.Errorf("dynamodb: list keys of tenant %q: %w", opts.Tenant, err)
-			}
+		}, add)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb: list keys of tenant %q: %w", opts.Tenant, err)
 		}
 		return keys, nil
 	}
-	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
+	err := s.scan(ctx, &dynamodb.ScanInput{
 		TableName:                 aws.String(s.t.keys),
 		ConsistentRead:            aws.Bool(true),
 		FilterExpression:          aws.String("attribute_not_exists(#k) OR #k <> :tenant"),
 		ExpressionAttributeNames:  map[string]string{"#k": "kind"},
 		ExpressionAttributeValues: item{":tenant": attrS(kindTenant)},
-	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("dynamodb: list keys: %w", err)
-		}
-		if err := add(out.Items); err != nil {
-			return nil, fmt.Errorf("dynamodb: list keys: %w", err)
-		}
+	}, add)
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb: list keys: %w", err)
 	}
 	slices.SortFunc(keys, func(a, b *authz.Key) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
@@ -291,25 +274,22 @@ func (s *Store) KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, 
 func (s *Store) history(ctx context.Context, id string, key item) ([]authz.AuditEvent, error) {
 	evs := []authz.AuditEvent{}
 	var last int64
-	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+	err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.t.events),
 		KeyConditionExpression:    aws.String("key_id = :id"),
 		ExpressionAttributeValues: item{":id": attrS(id)},
 		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+	}, func(it item) error {
+		ev, v, err := decodeEvent(it, "")
 		if err != nil {
-			return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
+			return err
 		}
-		for _, it := range out.Items {
-			ev, v, err := decodeEvent(it, "")
-			if err != nil {
-				return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
-			}
-			evs = append(evs, ev)
-			last = v
-		}
+		evs = append(evs, ev)
+		last = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
 	}
 	if key != nil {
 		if _, ok := key["ev_version"]; ok {

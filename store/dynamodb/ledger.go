@@ -20,6 +20,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/store"
 )
 
 // Reservation states (reservations.st).
@@ -184,7 +185,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits
 		return st, denial
 	}
 	if err := s.putReservation(ctx, r.ID, res); err != nil {
-		if errors.Is(err, authz.ErrExists) || errors.Is(err, errNotWritten) {
+		if errors.Is(err, store.ErrExists) || errors.Is(err, errNotWritten) {
 			if cerr := giveBack(cs); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("giving back what was counted: %w", cerr))
 			}
@@ -212,19 +213,16 @@ var errNotWritten = errors.New("not written")
 func (s *Store) putReservation(ctx context.Context, id string, res item) error {
 	ctx, cancel := afterCommit(ctx)
 	defer cancel()
-	nonce := rand.Text()
-	res["nonce"] = attrS(nonce)
-	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.t.reservations),
-		Item:                      res,
-		ConditionExpression:       aws.String("attribute_not_exists(id) OR nonce = :nonce"),
-		ExpressionAttributeValues: item{":nonce": attrS(nonce)},
-	})
+	nonce, err := s.putOnce(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.t.reservations),
+		Item:                res,
+		ConditionExpression: aws.String("attribute_not_exists(id)"),
+	}, "")
 	if err == nil {
 		return nil
 	}
 	if conditionFailed(err) {
-		return fmt.Errorf("reservation id in use: %w", authz.ErrExists)
+		return fmt.Errorf("reservation id in use: %w", store.ErrExists)
 	}
 	out, rerr := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.t.reservations), Key: item{"id": attrS(id)}, ConsistentRead: aws.Bool(true),
@@ -234,10 +232,10 @@ func (s *Store) putReservation(ctx context.Context, id string, res item) error {
 		return fmt.Errorf("write reservation: %w (outcome unknown: %v)", err, rerr)
 	case len(out.Item) == 0:
 		return fmt.Errorf("write reservation: %w: %w", errNotWritten, err)
-	case getS(out.Item, "nonce") == nonce:
+	case getS(out.Item, nonceAttr) == nonce:
 		return nil // written after all
 	default:
-		return fmt.Errorf("reservation id in use: %w", authz.ErrExists)
+		return fmt.Errorf("reservation id in use: %w", store.ErrExists)
 	}
 }
 
@@ -497,9 +495,9 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 
 var (
 	// errNotPending: the reservation is not pending (absent or settling).
-	errNotPending = fmt.Errorf("no pending reservation: %w", authz.ErrNotFound)
+	errNotPending = fmt.Errorf("no pending reservation: %w", store.ErrNotFound)
 	// errSettledBefore: a late settlement found the request in the ledger.
-	errSettledBefore = fmt.Errorf("no pending reservation, already settled: %w", authz.ErrNotFound)
+	errSettledBefore = fmt.Errorf("no pending reservation, already settled: %w", store.ErrNotFound)
 )
 
 // commitSettlement is step 1 of Settle. It returns the nonce of the
@@ -618,11 +616,9 @@ func (s *Store) settledBefore(ctx context.Context, r quota.Reservation, nonce st
 		ProjectionExpression:      aws.String("settle_nonce"),
 		ExpressionAttributeValues: item{":p": attrS(r.PrincipalID), ":since": attrS(orderKey(r.CreatedAt, "")), ":id": attrS(r.ID)},
 		ConsistentRead:            aws.Bool(true),
-	}, func(items []item) error {
-		for _, it := range items {
-			if getS(it, "settle_nonce") != nonce {
-				found = true
-			}
+	}, func(it item) error {
+		if getS(it, "settle_nonce") != nonce {
+			found = true
 		}
 		return nil
 	})
@@ -709,14 +705,14 @@ func (s *Store) Release(ctx context.Context, id string) error {
 		return fmt.Errorf("dynamodb: release %q: %w", id, err)
 	}
 	if id == "" {
-		return fmt.Errorf("dynamodb: release %q: %w", id, authz.ErrNotFound)
+		return fmt.Errorf("dynamodb: release %q: %w", id, store.ErrNotFound)
 	}
 	ok, err := s.release(ctx, id, "#st = :pending", item{":pending": attrS(statePending)})
 	if err != nil {
 		return fmt.Errorf("dynamodb: release %q: %w", id, err)
 	}
 	if !ok {
-		return fmt.Errorf("dynamodb: release %q: no pending reservation: %w", id, authz.ErrNotFound)
+		return fmt.Errorf("dynamodb: release %q: no pending reservation: %w", id, store.ErrNotFound)
 	}
 	return nil
 }
@@ -813,39 +809,37 @@ func (s *Store) ExpireReservations(ctx context.Context, now time.Time) (int, err
 	released := 0
 	var errs []error
 	for sh := range expiryShards {
-		p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		err := s.query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.t.reservations),
 			IndexName:                 aws.String(reservationsByExpiry),
 			KeyConditionExpression:    aws.String("expiry_shard = :sh AND expires_at < :now"),
 			ExpressionAttributeValues: item{":sh": attrN(int64(sh)), ":now": attrN(cutoff)},
-		})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return released, fmt.Errorf("dynamodb: expire reservations: %w", err)
-			}
-			for _, it := range out.Items {
-				id := getS(it, "id")
-				switch getS(it, "st") {
-				case statePending:
-					ok, err := s.release(ctx, id, "#st = :pending AND expires_at < :now",
-						item{":pending": attrS(statePending), ":now": attrN(cutoff)})
-					if ok {
-						released++
-					}
-					if err != nil {
-						errs = append(errs, fmt.Errorf("release %q: %w", id, err))
-					}
-				case stateSettling:
-					r, e, err := decodeReservation(it)
-					if err == nil {
-						err = s.finishSettlement(ctx, r, e, getS(it, "settle_nonce"))
-					}
-					if err != nil && !errors.Is(err, errSettledBefore) {
-						errs = append(errs, fmt.Errorf("finish settlement %q: %w", id, err))
-					}
+		}, func(it item) error {
+			// A failure on one item is collected: the others still expire.
+			id := getS(it, "id")
+			switch getS(it, "st") {
+			case statePending:
+				ok, err := s.release(ctx, id, "#st = :pending AND expires_at < :now",
+					item{":pending": attrS(statePending), ":now": attrN(cutoff)})
+				if ok {
+					released++
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("release %q: %w", id, err))
+				}
+			case stateSettling:
+				r, e, err := decodeReservation(it)
+				if err == nil {
+					err = s.finishSettlement(ctx, r, e, getS(it, "settle_nonce"))
+				}
+				if err != nil && !errors.Is(err, errSettledBefore) {
+					errs = append(errs, fmt.Errorf("finish settlement %q: %w", id, err))
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return released, fmt.Errorf("dynamodb: expire reservations: %w", err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -870,14 +864,12 @@ func (s *Store) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, error)
 		since = orderKey(q.Since, "")
 	}
 	entries := []quota.Entry{}
-	add := func(items []item) error {
-		for _, it := range items {
-			e, err := decodeEntry(it)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, e)
+	add := func(it item) error {
+		e, err := decodeEntry(it)
+		if err != nil {
+			return err
 		}
+		entries = append(entries, e)
 		return nil
 	}
 	switch {
@@ -922,35 +914,14 @@ func (s *Store) Usage(ctx context.Context, q quota.Query) ([]quota.Entry, error)
 			in.FilterExpression = aws.String("at_id >= :since")
 			in.ExpressionAttributeValues = item{":since": attrS(since)}
 		}
-		p := dynamodb.NewScanPaginator(s.client, in)
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("dynamodb: usage: %w", err)
-			}
-			if err := add(out.Items); err != nil {
-				return nil, fmt.Errorf("dynamodb: usage: %w", err)
-			}
+		if err := s.scan(ctx, in, add); err != nil {
+			return nil, fmt.Errorf("dynamodb: usage: %w", err)
 		}
 	}
 	slices.SortFunc(entries, func(a, b quota.Entry) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.RequestID, b.RequestID), cmp.Compare(a.PrincipalID, b.PrincipalID))
 	})
 	return entries, nil
-}
-
-func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, add func([]item) error) error {
-	p := dynamodb.NewQueryPaginator(s.client, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		if err := add(out.Items); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // tenantShard is the by_tenant partition of a ledger row: the tenant and

@@ -46,7 +46,7 @@ type PrincipalMigration struct {
 func (s *Store) MigratePrincipalIDs(ctx context.Context) (PrincipalMigration, error) {
 	var m PrincipalMigration
 	keyIDs := map[string]bool{}
-	err := s.scan(ctx, s.t.keys, "id", func(it item) error {
+	err := s.scan(ctx, consistentScan(s.t.keys, "id"), func(it item) error {
 		keyIDs[getS(it, "id")] = true
 		return nil
 	})
@@ -75,7 +75,7 @@ func (s *Store) MigratePrincipalIDs(ctx context.Context) (PrincipalMigration, er
 		{s.t.ledger, &m.LedgerRows, s.migrateLedgerRow},
 	}
 	for _, st := range steps {
-		err := s.scan(ctx, st.table, "", func(it item) error {
+		err := s.scan(ctx, consistentScan(st.table, ""), func(it item) error {
 			to, ok := qualify(getS(it, "principal_id"))
 			if !ok {
 				return nil
@@ -164,24 +164,12 @@ func (s *Store) migrateLedgerRow(ctx context.Context, it item, to string) error 
 	return err
 }
 
-// scan calls fn for every item of table (only the attribute projection
-// names, when set), strongly consistent.
-func (s *Store) scan(ctx context.Context, table, projection string, fn func(item) error) error {
+// consistentScan is a strongly consistent scan of table (only the
+// attribute projection names, when set).
+func consistentScan(table, projection string) *dynamodb.ScanInput {
 	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)}
 	if projection != "" {
 		in.ProjectionExpression = aws.String(projection)
 	}
-	p := dynamodb.NewScanPaginator(s.client, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, it := range out.Items {
-			if err := fn(it); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return in
 }

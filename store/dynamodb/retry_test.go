@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -49,12 +50,17 @@ func (l *lossyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	l.lose--
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	return dynamoError(req, http.StatusInternalServerError, "InternalServerError", "answer lost"), nil
+}
+
+// dynamoError is DynamoDB's answer of an error of type typ.
+func dynamoError(req *http.Request, status int, typ, msg string) *http.Response {
 	return &http.Response{
-		StatusCode: http.StatusInternalServerError,
+		StatusCode: status,
 		Header:     http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
-		Body:       io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"answer lost"}`)),
+		Body:       io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#` + typ + `","message":"` + msg + `"}`)),
 		Request:    req,
-	}, nil
+	}
 }
 
 // lossyStore is a store on the tables of base whose requests go through l.
@@ -64,7 +70,7 @@ func lossyStore(base *Store, l *lossyTransport) *Store {
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		HTTPClient:  &http.Client{Transport: l},
 	}, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	return &Store{client: client, t: base.t}
+	return &Store{client: client, t: base.t, logger: base.logger}
 }
 
 func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
@@ -152,4 +158,38 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 			t.Errorf("stale UpdateKey = %v, want ErrConflict", err)
 		}
 	})
+}
+
+// refusingTransport answers every request of op on table with a
+// non-retryable 400, sending nothing; other requests go through.
+type refusingTransport struct{ op, table string }
+
+func (r refusingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(req.Body)
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), "."+r.op) && bytes.Contains(body, []byte(`"`+r.table+`"`)) {
+		return dynamoError(req, http.StatusBadRequest, "ValidationException", "refused"), nil
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestFailedEventCopyAfterCommitIsLoggedNotReturned(t *testing.T) {
+	base := openClosing(t)
+	client := dynamodb.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		HTTPClient:  &http.Client{Transport: refusingTransport{op: "PutItem", table: base.t.events}},
+	}, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	var logged bytes.Buffer
+	s := &Store{client: client, t: base.t, logger: slog.New(slog.NewTextHandler(&logged, nil))}
+	if err := s.CreateKey(t.Context(), storetest.NewKey("k1"), authz.AuditEvent{Action: "created"}); err != nil {
+		t.Fatalf("CreateKey failed on its best-effort copy: %v", err)
+	}
+	if !strings.Contains(logged.String(), "key_events") || !strings.Contains(logged.String(), "id=k1") || !strings.Contains(logged.String(), "refused") {
+		t.Fatalf("log = %q, want the failed copy of k1's event with its cause", logged.String())
+	}
+	// History still has the event, from the key item.
+	if evs, err := base.KeyHistory(t.Context(), "k1"); err != nil || len(evs) != 1 {
+		t.Fatalf("history = %+v, %v", evs, err)
+	}
 }

@@ -2,7 +2,6 @@ package dynamodb
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sort"
 	"strings"
@@ -57,12 +56,10 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 	if err := setTime(it, "ev_at", ev.At); err != nil {
 		return fmt.Errorf("dynamodb: %s: %w", op, err)
 	}
-	nonce := rand.Text() // a retried put that was applied succeeds
-	it["write_nonce"] = attrS(nonce)
 	in := &dynamodb.PutItemInput{TableName: aws.String(s.t.keys), Item: it}
+	applied := "" // see putOnce
 	if t.Version == 1 {
-		in.ConditionExpression = aws.String("attribute_not_exists(id) OR write_nonce = :nonce")
-		in.ExpressionAttributeValues = item{":nonce": attrS(nonce)}
+		in.ConditionExpression = aws.String("attribute_not_exists(id)")
 	} else {
 		cur, err := s.getItem(ctx, id)
 		if err != nil {
@@ -74,11 +71,12 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 		if err := s.copyEvent(ctx, cur); err != nil {
 			return fmt.Errorf("dynamodb: %s: save the previous event: %w", op, err)
 		}
-		in.ConditionExpression = aws.String("#v = :prev OR (#v = :next AND write_nonce = :nonce)")
+		in.ConditionExpression = aws.String("#v = :prev")
 		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
-		in.ExpressionAttributeValues = item{":prev": attrN(t.Version - 1), ":next": attrN(t.Version), ":nonce": attrS(nonce)}
+		in.ExpressionAttributeValues = item{":prev": attrN(t.Version - 1), ":next": attrN(t.Version)}
+		applied = "#v = :next"
 	}
-	_, err := s.client.PutItem(ctx, in)
+	_, err := s.putOnce(ctx, in, applied)
 	switch {
 	case conditionFailed(err) && t.Version == 1:
 		return fmt.Errorf("dynamodb: %s: %w", op, store.ErrExists)
@@ -87,9 +85,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 	case err != nil:
 		return fmt.Errorf("dynamodb: %s: %w", op, err)
 	}
-	cctx, cancel := afterCommit(ctx)
-	defer cancel()
-	_ = s.copyEvent(cctx, it) // best effort: history reads the embedded event too
+	s.copyEventAfterCommit(ctx, it)
 	return nil
 }
 
@@ -130,25 +126,22 @@ func (s *Store) GetTenant(ctx context.Context, name string) (*store.Tenant, erro
 // ListTenants scans the keys table for tenants: an operator's command.
 func (s *Store) ListTenants(ctx context.Context) ([]*store.Tenant, error) {
 	out := []*store.Tenant{}
-	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
+	err := s.scan(ctx, &dynamodb.ScanInput{
 		TableName:                 aws.String(s.t.keys),
 		ConsistentRead:            aws.Bool(true),
 		FilterExpression:          aws.String("#k = :tenant"),
 		ExpressionAttributeNames:  map[string]string{"#k": "kind"},
 		ExpressionAttributeValues: item{":tenant": attrS(kindTenant)},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	}, func(it item) error {
+		t, err := decodeTenant(it)
 		if err != nil {
-			return nil, fmt.Errorf("dynamodb: list tenants: %w", err)
+			return err
 		}
-		for _, it := range page.Items {
-			t, err := decodeTenant(it)
-			if err != nil {
-				return nil, fmt.Errorf("dynamodb: list tenants: %w", err)
-			}
-			out = append(out, t)
-		}
+		out = append(out, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb: list tenants: %w", err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
