@@ -134,11 +134,11 @@ func TestDenialHeaders(t *testing.T) {
 // recordingLedger keeps what the Limiter hands it.
 type recordingLedger struct {
 	quota.Reservations // all a Limiter may use
-	reserved []quota.Reservation
-	settled  []quota.Settlement
-	extended []time.Time
-	gone     bool
-	deny     error
+	reserved           []quota.Reservation
+	settled            []quota.Settlement
+	extended           []time.Time
+	gone               bool
+	deny               error
 }
 
 func (l *recordingLedger) Reserve(_ context.Context, r quota.Reservation, _ authz.Limits) (quota.Status, error) {
