@@ -227,41 +227,13 @@ func (c *Client) streamError(e *errorBody, m call) *provider.Error {
 	return pe
 }
 
-// sanitize makes an upstream's message fit for the caller: at most 512
-// bytes, without the upstream's address and key, naming the caller's model
-// instead of the upstream's.
+// sanitize is provider.Sanitize for this client.
 func (c *Client) sanitize(msg string, m call) string {
-	if len(msg) > 512 {
-		msg = msg[:512]
-	}
-	base := c.baseURL()
-	for _, secret := range []string{c.APIKey, base, hostOf(base)} {
-		if len(secret) >= 4 {
-			msg = strings.ReplaceAll(msg, secret, "[upstream]")
-		}
-	}
-	if m.upstreamModel != "" && m.upstreamModel != m.responseModel {
-		msg = strings.ReplaceAll(msg, m.upstreamModel, m.responseModel)
-	}
-	return strings.ToValidUTF8(msg, "")
+	return provider.Sanitize(msg, c.APIKey, c.baseURL(), m.upstreamModel, m.responseModel)
 }
 
 // scrub removes the key from s, for causes that are logged.
-func (c *Client) scrub(s string) string {
-	if len(c.APIKey) < 4 {
-		return s
-	}
-	return strings.ReplaceAll(s, c.APIKey, "[key]")
-}
-
-func hostOf(u string) string {
-	_, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return ""
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	return host
-}
+func (c *Client) scrub(s string) string { return provider.ScrubKey(s, c.APIKey) }
 
 // translatedHeader is what a translated request carries.
 func translatedHeader() http.Header {

@@ -211,40 +211,13 @@ func upstreamMessage(body []byte) string {
 	return "the upstream refused the request"
 }
 
-// sanitize makes an upstream's message fit for the caller: shorter than 512
-// bytes, with the upstream's model id replaced by the caller's model name
-// and the upstream's address and key removed.
+// sanitize is provider.Sanitize for this client.
 func (c *Client) sanitize(msg, upstreamModel, responseModel string) string {
-	if len(msg) > 512 {
-		msg = msg[:512]
-	}
-	for _, secret := range []string{c.APIKey, strings.TrimSuffix(c.BaseURL, "/"), hostOf(c.BaseURL)} {
-		if len(secret) >= 4 {
-			msg = strings.ReplaceAll(msg, secret, "[upstream]")
-		}
-	}
-	if upstreamModel != "" && upstreamModel != responseModel {
-		msg = strings.ReplaceAll(msg, upstreamModel, responseModel)
-	}
-	return msg
+	return provider.Sanitize(msg, c.APIKey, c.BaseURL, upstreamModel, responseModel)
 }
 
-// scrubKey removes the upstream's key from s.
-func (c *Client) scrubKey(s string) string {
-	if len(c.APIKey) < 4 {
-		return s
-	}
-	return strings.ReplaceAll(s, c.APIKey, "[key]")
-}
-
-func hostOf(u string) string {
-	_, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return ""
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	return host
-}
+// scrubKey removes the upstream's key from s, for causes that are logged.
+func (c *Client) scrubKey(s string) string { return provider.ScrubKey(s, c.APIKey) }
 
 // readAnswer reads a non-streamed answer whose presence field must exist.
 func (c *Client) readAnswer(resp *http.Response, must string) ([]byte, error) {
