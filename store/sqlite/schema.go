@@ -202,6 +202,16 @@ var migrations = []string{
 		detail TEXT NOT NULL
 	) STRICT;
 	CREATE INDEX tenant_audit_tenant ON tenant_audit (tenant);`,
+
+	// 7: the ledger log of an Owner (aigate serve admitting in memory, see
+	// owner.go): the sequence number of the last log record applied here,
+	// updated in the transaction that applies it, so that a replay after a
+	// crash skips what the database already holds. One row.
+	`CREATE TABLE ledger_log (
+		id          INTEGER PRIMARY KEY CHECK (id = 1),
+		applied_seq INTEGER NOT NULL
+	) STRICT;
+	INSERT INTO ledger_log (id, applied_seq) VALUES (1, 0);`,
 }
 
 // migrate applies the migrations the database has not run yet, all in one

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -52,12 +54,43 @@ type Store struct {
 	// writes batches concurrent writes (write.go), each in a savepoint.
 	writes                         writeQueue
 	savepoint, rollbackTo, release *sql.Stmt
+
+	path string // the database file, absolute
+	// owned: an Owner in this process writes the ledger (owner.go); this
+	// Store's own ledger writes are refused.
+	owned bool
+	// ledgerLock is the shared lock taken on the first ledger write (see
+	// mayWriteLedger), held until Close.
+	ledgerMu   sync.Mutex
+	ledgerLock *dirLock
+	ledgerOK   atomic.Bool
 }
 
 // Open opens the database file at path, creating it with mode 0600 if it does
 // not exist (it holds key hashes), and brings its schema up to date. The
 // directory must exist.
+//
+// If an Owner died (kill -9, a crash) with records of its ledger log not
+// yet in the database, Open applies them first, as SQLite recovers its
+// own WAL, so that every process reads the whole ledger; it leaves the log
+// alone while an Owner runs (that Owner applies it). While an Owner runs,
+// this Store reads everything and writes keys and tenants, but its ledger
+// writes (Reserve, Settle, Extend, Release, ExpireReservations) fail with
+// ErrOwned; and while this Store holds the ledger (from its first ledger
+// write to Close) no Owner can start.
 func Open(ctx context.Context, path string) (*Store, error) {
+	s, err := openDB(ctx, path, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recoverLog(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	return s, nil
+}
+
+func openDB(ctx context.Context, path string, owned bool) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -74,7 +107,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: create database: %w", err)
 	}
 
-	s := &Store{}
+	s := &Store{path: abs, owned: owned}
 	if s.writer, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
@@ -187,6 +220,11 @@ func (s *Store) Close() error {
 			errs = append(errs, db.Close())
 		}
 	}
+	s.ledgerMu.Lock()
+	errs = append(errs, s.ledgerLock.unlock())
+	s.ledgerLock = nil
+	s.ledgerOK.Store(false)
+	s.ledgerMu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

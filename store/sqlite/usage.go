@@ -48,11 +48,18 @@ type quotaStmts struct {
 	insertEntry        *sql.Stmt
 	settledSince       *sql.Stmt // is a request id in the ledger from a time on
 	pruneWindowsBefore *sql.Stmt
+
+	// The ledger log's (applylog.go).
+	countWindows      *sql.Stmt // addWindows without RETURNING
+	deleteReservation *sql.Stmt
+	appliedSeq        *sql.Stmt
+	setAppliedSeq     *sql.Stmt
 }
 
 func (q *quotaStmts) all() []*sql.Stmt {
 	return []*sql.Stmt{q.addWindows, q.adjustWindows, q.insertReservation,
-		q.takeReservation, q.takeExpired, q.extendReservation, q.insertEntry, q.settledSince, q.pruneWindowsBefore}
+		q.takeReservation, q.takeExpired, q.extendReservation, q.insertEntry, q.settledSince, q.pruneWindowsBefore,
+		q.countWindows, q.deleteReservation, q.appliedSeq, q.setAppliedSeq}
 }
 
 func (s *Store) prepareQuota(ctx context.Context) error {
@@ -80,6 +87,13 @@ func (s *Store) prepareQuota(ctx context.Context) error {
 		// The ledger is clustered by time: the range from ?1 on is read.
 		{&s.quota.settledSince, `SELECT 1 FROM usage_ledger WHERE at >= ?1 AND request_id = ?2 LIMIT 1`},
 		{&s.quota.pruneWindowsBefore, `DELETE FROM quota_windows WHERE span = ? AND start < ?`},
+		{&s.quota.countWindows, `INSERT INTO quota_windows (principal_id, span, start, requests, tokens, usd)
+			VALUES (?1, 'minute', ?2, 1, ?5, ?6), (?1, 'day', ?3, 1, ?5, ?6), (?1, 'month', ?4, 1, ?5, ?6)
+			ON CONFLICT (principal_id, span, start) DO UPDATE SET
+				requests = requests + 1, tokens = tokens + excluded.tokens, usd = usd + excluded.usd`},
+		{&s.quota.deleteReservation, `DELETE FROM quota_reservations WHERE id = ?`},
+		{&s.quota.appliedSeq, `SELECT applied_seq FROM ledger_log WHERE id = 1`},
+		{&s.quota.setAppliedSeq, `UPDATE ledger_log SET applied_seq = ? WHERE id = 1`},
 	} {
 		stmt, err := s.writer.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -114,6 +128,9 @@ type used struct{ requests, tokens, usd int64 }
 // saves the separate read (every statement costs on this hot path).
 func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.Limits) (quota.Status, error) {
 	op := fmt.Sprintf("reserve %q", r.ID)
+	if err := s.mayWriteLedger(op); err != nil {
+		return quota.Status{}, err
+	}
 	if r.ID == "" || r.PrincipalID == "" {
 		return quota.Status{}, fmt.Errorf("sqlite: %s: reservation id and principal id are required", op)
 	}
@@ -150,7 +167,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.L
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 		minute := have[spanMinute]
-		if d := deny(r, limits, have); d != nil {
+		if d := deny(r, limits, have[spanMinute], have[spanDay], have[spanMonth]); d != nil {
 			st = status(limits, minute, r.Windows)
 			return d // rolls the increments back
 		}
@@ -159,7 +176,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.L
 			if err != nil {
 				return fmt.Errorf("sqlite: %s: %w", op, err)
 			}
-			if d := deny(r, *r.TenantLimits, theirs); d != nil {
+			if d := deny(r, *r.TenantLimits, theirs[spanMinute], theirs[spanDay], theirs[spanMonth]); d != nil {
 				d.Tenant = r.Tenant
 				st = status(limits, minute, r.Windows)
 				return d
@@ -215,8 +232,9 @@ func status(l authz.Limits, u used, w quota.Windows) quota.Status {
 	}
 }
 
-// deny returns the first limit the reservation would exceed, or nil.
-func deny(r quota.Reservation, l authz.Limits, have map[string]used) *quota.Denial {
+// deny returns the first limit the reservation would exceed, given what
+// its minute, day and month windows hold, or nil.
+func deny(r quota.Reservation, l authz.Limits, minute, day, month used) *quota.Denial {
 	for _, c := range []struct {
 		limit    string
 		max      int64
@@ -224,12 +242,12 @@ func deny(r quota.Reservation, l authz.Limits, have map[string]used) *quota.Deni
 		adding   int64
 		resetsAt time.Time
 	}{
-		{quota.LimitRequestsPerMinute, l.RPM, have[spanMinute].requests, 1, r.Windows.MinuteEnd()},
-		{quota.LimitTokensPerMinute, l.TPM, have[spanMinute].tokens, r.Tokens, r.Windows.MinuteEnd()},
-		{quota.LimitTokensPerDay, l.TokensPerDay, have[spanDay].tokens, r.Tokens, r.Windows.DayEnd()},
-		{quota.LimitTokensPerMonth, l.TokensPerMonth, have[spanMonth].tokens, r.Tokens, r.Windows.MonthEnd()},
-		{quota.LimitUSDPerDay, l.USDPerDay, have[spanDay].usd, r.CostMicros, r.Windows.DayEnd()},
-		{quota.LimitUSDPerMonth, l.USDPerMonth, have[spanMonth].usd, r.CostMicros, r.Windows.MonthEnd()},
+		{quota.LimitRequestsPerMinute, l.RPM, minute.requests, 1, r.Windows.MinuteEnd()},
+		{quota.LimitTokensPerMinute, l.TPM, minute.tokens, r.Tokens, r.Windows.MinuteEnd()},
+		{quota.LimitTokensPerDay, l.TokensPerDay, day.tokens, r.Tokens, r.Windows.DayEnd()},
+		{quota.LimitTokensPerMonth, l.TokensPerMonth, month.tokens, r.Tokens, r.Windows.MonthEnd()},
+		{quota.LimitUSDPerDay, l.USDPerDay, day.usd, r.CostMicros, r.Windows.DayEnd()},
+		{quota.LimitUSDPerMonth, l.USDPerMonth, month.usd, r.CostMicros, r.Windows.MonthEnd()},
 	} {
 		if c.max > 0 && c.used+c.adding > c.max {
 			return &quota.Denial{Limit: c.limit, Max: c.max, Used: c.used, ResetAt: c.resetsAt}
@@ -277,6 +295,9 @@ func (s *Store) adjust(ctx context.Context, tx *sql.Tx, p pending, delta, usd in
 // late (see settleLate), in the same one transaction.
 func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, error) {
 	op := fmt.Sprintf("settle %q", st.Reservation.ID)
+	if err := s.mayWriteLedger(op); err != nil {
+		return quota.Entry{}, err
+	}
 	if st.PromptTokens < 0 || st.CompletionTokens < 0 {
 		return quota.Entry{}, fmt.Errorf("sqlite: %s: negative usage", op)
 	}
@@ -366,6 +387,9 @@ func (s *Store) settleLate(ctx context.Context, tx *sql.Tx, st quota.Settlement)
 // runs wholly before the other.
 func (s *Store) Extend(ctx context.Context, id string, expiresAt time.Time) error {
 	op := fmt.Sprintf("extend %q", id)
+	if err := s.mayWriteLedger(op); err != nil {
+		return err
+	}
 	exp, err := toNanos(expiresAt)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
@@ -388,6 +412,9 @@ func (s *Store) Extend(ctx context.Context, id string, expiresAt time.Time) erro
 // request stays counted towards the request rate.
 func (s *Store) Release(ctx context.Context, id string) error {
 	op := fmt.Sprintf("release %q", id)
+	if err := s.mayWriteLedger(op); err != nil {
+		return err
+	}
 	return s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		p, err := scanPending(tx.StmtContext(ctx, s.quota.takeReservation).QueryRowContext(ctx, id))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -407,6 +434,9 @@ func (s *Store) Release(ctx context.Context, id string) error {
 // and prunes windows long ended (see windowRetention), in one transaction.
 func (s *Store) ExpireReservations(ctx context.Context, now time.Time) (int, error) {
 	const op = "expire reservations"
+	if err := s.mayWriteLedger(op); err != nil {
+		return 0, err
+	}
 	cutoff, err := toNanos(now)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
@@ -437,20 +467,8 @@ func (s *Store) ExpireReservations(ctx context.Context, now time.Time) (int, err
 			}
 		}
 		n = len(expired)
-		w := quota.WindowsAt(now)
-		for span, start := range map[string]time.Time{
-			spanMinute: w.Minute.Add(-time.Minute - windowRetention[spanMinute]),
-			spanDay:    w.Day.AddDate(0, 0, -1).Add(-windowRetention[spanDay]),
-			spanMonth:  w.Month.AddDate(0, -1, 0).Add(-windowRetention[spanMonth]),
-		} {
-			// A window starting before this ended more than its retention ago.
-			before, err := toNanos(start)
-			if err != nil {
-				continue // before 1678: nothing stored is that old
-			}
-			if _, err := tx.StmtContext(ctx, s.quota.pruneWindowsBefore).ExecContext(ctx, span, before); err != nil {
-				return fmt.Errorf("sqlite: %s: prune windows: %w", op, err)
-			}
+		if err := s.prune(ctx, tx, now); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 		return nil
 	})
@@ -458,6 +476,34 @@ func (s *Store) ExpireReservations(ctx context.Context, now time.Time) (int, err
 		return 0, err
 	}
 	return n, nil
+}
+
+// pruneBefore returns, per span, the start before which a window ended
+// more than its retention before now (see windowRetention); a span is
+// missing when that is before 1678, where nothing stored is.
+func pruneBefore(now time.Time) map[string]int64 {
+	w := quota.WindowsAt(now)
+	before := map[string]int64{}
+	for span, start := range map[string]time.Time{
+		spanMinute: w.Minute.Add(-time.Minute - windowRetention[spanMinute]),
+		spanDay:    w.Day.AddDate(0, 0, -1).Add(-windowRetention[spanDay]),
+		spanMonth:  w.Month.AddDate(0, -1, 0).Add(-windowRetention[spanMonth]),
+	} {
+		if n, err := toNanos(start); err == nil {
+			before[span] = n
+		}
+	}
+	return before
+}
+
+// prune deletes the windows ended long before now.
+func (s *Store) prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	for span, before := range pruneBefore(now) {
+		if _, err := tx.StmtContext(ctx, s.quota.pruneWindowsBefore).ExecContext(ctx, span, before); err != nil {
+			return fmt.Errorf("prune windows: %w", err)
+		}
+	}
+	return nil
 }
 
 // Usage returns the ledger entries matching q, oldest first (by time, then
