@@ -86,7 +86,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.hasher, err = setup.Hasher(opts.Settings); err != nil {
 		return nil, err
 	}
-	if s.store, err = setup.OpenStore(ctx, opts.Settings); err != nil {
+	if s.store, err = setup.OpenServingStore(ctx, opts.Settings); err != nil {
 		return nil, err
 	}
 	tokens, err := s.tokenVerifier(ctx, cfg, opts, logger)

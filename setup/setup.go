@@ -72,19 +72,32 @@ func FromEnv() Settings {
 // OpenStore opens the store the settings name. For the embedded store it
 // creates the data directory (mode 0700) when needed.
 func OpenStore(ctx context.Context, s Settings) (store.Store, error) {
+	return openStore(ctx, s, false)
+}
+
+// OpenServingStore is OpenStore for the process that serves AI requests
+// (aigate serve): the embedded store is opened as its owner
+// (sqlite.OpenOwner: admission in memory, the ledger made durable by a log,
+// one such process per database, refused clearly otherwise). DynamoDB is
+// opened as by OpenStore.
+func OpenServingStore(ctx context.Context, s Settings) (store.Store, error) {
+	return openStore(ctx, s, true)
+}
+
+func openStore(ctx context.Context, s Settings, owner bool) (store.Store, error) {
 	scheme, rest, _ := strings.Cut(s.StoreURL, ":")
 	switch {
 	case s.StoreURL == "" || (scheme == "sqlite" && rest == ""):
 		if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("setup: data directory: %w", err)
 		}
-		return openSQLite(ctx, filepath.Join(s.DataDir, "aigate.db"))
+		return openSQLite(ctx, filepath.Join(s.DataDir, "aigate.db"), owner)
 	case scheme == "sqlite":
 		path := strings.TrimPrefix(rest, "//")
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("setup: store directory: %w", err)
 		}
-		return openSQLite(ctx, path)
+		return openSQLite(ctx, path, owner)
 	case scheme == "dynamodb":
 		// Builds the SDK client only: no request until the first use, so a
 		// Lambda's init stays short and a store outage fails requests

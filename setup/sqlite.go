@@ -9,7 +9,14 @@ import (
 	"github.com/aigate/aigate/store/sqlite"
 )
 
-func openSQLite(ctx context.Context, path string) (store.Store, error) {
+func openSQLite(ctx context.Context, path string, owner bool) (store.Store, error) {
+	if owner {
+		o, err := sqlite.OpenOwner(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, err // not a typed nil in the interface
