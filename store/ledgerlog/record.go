@@ -203,7 +203,9 @@ func Decode(b []byte) (Record, int, error) {
 			d.fail("expired count")
 			break
 		}
-		r.Expired = make([]Reservation, count)
+		if count > 0 {
+			r.Expired = make([]Reservation, count)
+		}
 		for i := range r.Expired {
 			d.reservation(&r.Expired[i])
 		}
