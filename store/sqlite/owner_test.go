@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,5 +265,63 @@ func TestOwnerNeverOverspendsAndKeepsWhatItAdmitted(t *testing.T) {
 	var d *quota.Denial
 	if !errors.As(err, &d) || d.Used != admitted*real {
 		t.Fatalf("Reserve after reopening = %v, want a denial with %d used", err, admitted*real)
+	}
+}
+
+// BenchmarkReserveSettleStoreVsOwner is one request's ledger work, Reserve then
+// Settle, through a Store (two SQLite write transactions) and through an
+// Owner (memory and two log appends), alone and from parallel callers.
+func BenchmarkReserveSettleStoreVsOwner(b *testing.B) {
+	for _, kind := range []string{"store", "owner"} {
+		for _, parallel := range []bool{false, true} {
+			name := kind
+			if parallel {
+				name += "/parallel"
+			}
+			b.Run(name, func(b *testing.B) {
+				db := filepath.Join(b.TempDir(), "aigate.db")
+				var l quota.Ledger
+				if kind == "owner" {
+					o, err := OpenOwner(b.Context(), db)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer o.Close()
+					l = o
+				} else {
+					s := open(b, db)
+					defer s.Close()
+					l = s
+				}
+				limits := authz.Limits{RPM: 1 << 40, TPM: 1 << 40, TokensPerDay: 1 << 50}
+				var n atomic.Int64
+				one := func() {
+					now := time.Now()
+					r := quota.Reservation{ID: fmt.Sprintf("r%d", n.Add(1)), PrincipalID: "key:bench", Model: "echo", Tokens: 100,
+						Windows: quota.WindowsAt(now), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+					if _, err := l.Reserve(b.Context(), r, limits); err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := l.Settle(b.Context(), quota.Settlement{Reservation: r, PromptTokens: 10, CompletionTokens: 20, At: now}); err != nil {
+						b.Error(err)
+					}
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				if parallel {
+					b.SetParallelism(8) // 16 callers on 2 cores
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							one()
+						}
+					})
+				} else {
+					for b.Loop() {
+						one()
+					}
+				}
+			})
+		}
 	}
 }
