@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -151,4 +152,24 @@ func TestKillNineAtRandomPointsKeepsLedgerExactAndBudgetWhole(t *testing.T) {
 		t.Errorf("the ledger holds %d tokens for the key, over its day budget of %d", tokens, budget)
 	}
 	t.Logf("%d answered, %d ledger rows, %d of %d tokens", len(answered), len(entries), tokens, budget)
+}
+
+// TestSecondServeOnADataDirectoryIsRefused: the serving process owns the
+// ledger (it admits in memory); a second `aigate serve` on the same data
+// directory exits at start, saying which directory and which process,
+// while key management beside the first keeps working.
+func TestSecondServeOnADataDirectoryIsRefused(t *testing.T) {
+	data := t.TempDir()
+	p := startServe(t, data)
+	cmd := exec.Command(filepath.Join(build(t), "aigate"), "serve", "--addr", freeAddr(t), "--data", data)
+	cmd.Env = append(os.Environ(), "AIGATE_STORE=", "AIGATE_HASH_KEY=", "AIGATE_CONFIG=")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a second serve on %s started:\n%s", data, out)
+	}
+	want := fmt.Sprintf("pid %d", p.cmd.Process.Pid)
+	if !strings.Contains(string(out), filepath.Join(data, "aigate.db")) || !strings.Contains(string(out), want) {
+		t.Fatalf("the second serve's error does not name the database and %s:\n%s", want, out)
+	}
+	createKey(t, data, "--name", "beside serve", "--models", "echo")
 }
