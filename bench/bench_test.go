@@ -235,3 +235,25 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+func TestDynamoRowsReadTheBenchmarksCustomMetrics(t *testing.T) {
+	out := `goos: linux
+BenchmarkDynamoDBPerRequest/cold-caches-2   200   40445859 ns/op   2.000 RCU/op   10000000 WCU/1M-requests   10.00 WCU/op   2.000 reads/op   10.00 writes/op
+--- BENCH: BenchmarkDynamoDBPerRequest/cold-caches-2
+    dynamodb_bench_test.go:286: per request: GetItem 2.00
+BenchmarkDynamoDBPerRequest/unknown-2   200   1 ns/op   1 reads/op
+PASS
+`
+	rows := dynamoRows(out)
+	if len(rows) != 1 {
+		t.Fatalf("rows = %+v, want the one known case", rows)
+	}
+	r := rows[0]
+	if r.Bench != "BenchmarkDynamoDBPerRequest/cold-caches" || r.Reads != 2 || r.Writes != 10 || r.ReadUnits != 2 || r.WriteUnits != 10 {
+		t.Errorf("row = %+v", r)
+	}
+	table := DynamoTable(rows)
+	if !strings.Contains(table, "| 2.00 | 10.00 | 2.00 | 10.00 | 10,000,000 |") {
+		t.Errorf("table:\n%s", table)
+	}
+}

@@ -66,6 +66,15 @@ func measure(ctx context.Context, o *options, m *manifest) error {
 	r.Decisions = decisions
 	done()
 
+	done = phase("DynamoDB calls per AI request")
+	bctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	r.Dynamo, raw, err = runDynamoBench(bctx, m.Repo, m.Tests)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, tail(raw, 4000))
+	}
+	done()
+
 	done = phase("Lambda functions under aws-lambda-rie")
 	if r.Lambdas, err = measureLambdas(ctx, o, m, ps); err != nil {
 		return err
@@ -249,6 +258,7 @@ func writeReport(m *manifest, o *options, r *Results) error {
 	fmt.Println(GatewayTable(r.Levels))
 	fmt.Println(LambdaTable(r.Lambdas))
 	fmt.Println(DecisionTable(r.Decisions))
+	fmt.Println(DynamoTable(r.Dynamo))
 	for _, g := range r.Goals() {
 		fmt.Printf("goal: %-90s %-12s %s met=%v\n", g.What, g.Target, g.Measured, g.Met)
 	}

@@ -97,6 +97,11 @@ func prepare(ctx context.Context, o *options, started time.Time, args []string) 
 			return fail(err)
 		}
 	}
+	if err := step("installing dynalite, compiling the DynamoDB benchmark", func() error {
+		return prepareDynamoBench(ctx, repo, work, m.Tests)
+	}); err != nil {
+		return fail(err)
+	}
 	return m, nil
 }
 

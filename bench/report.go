@@ -38,6 +38,7 @@ type Results struct {
 	ColdRuns  int
 	Lambdas   []LambdaResult
 	Decisions []Decision
+	Dynamo    []DynamoRow   // DynamoDB calls per AI request (bench/dynamodb.go)
 	Wall      time.Duration // the whole command, builds included
 	LoadAvg   [2]string     // /proc/loadavg before and after the measurements
 }
@@ -289,6 +290,11 @@ func (r *Results) Markdown(chartPath string) string {
 	b.WriteString("\n### Decision cost (Go benchmarks)\n\n")
 	b.WriteString(DecisionTable(r.Decisions))
 
+	if len(r.Dynamo) > 0 {
+		b.WriteString("\n### DynamoDB per AI request\n\n")
+		b.WriteString(DynamoTable(r.Dynamo))
+	}
+
 	b.WriteString("\n### Method\n\n")
 	fmt.Fprintf(&b, "- **Upstream:** an OpenAI-compatible server in the bench program on 127.0.0.1 that answers `POST /v1/chat/completions` at once with a fixed 12-token completion and its usage.\n")
 	fmt.Fprintf(&b, "- **Load:** concurrency %s; per level and target a first request that must succeed, %s warm-up requests, then %s measured requests shared by the workers, each phase bounded by %s. "+
@@ -305,6 +311,9 @@ func (r *Results) Markdown(chartPath string) string {
 		"The authorizer gets a TOKEN event with a valid key; the AI API a REST proxy event for `GET /v1/models` carrying the context the authorizer returned.\n", r.ColdRuns)
 	b.WriteString("- **Decision cost:** the packages' own benchmarks, run as `go test -run '^$' -bench PATTERN -benchmem PKG` (compiled first, then run in the package directory): " +
 		"`AuthorizeAPIKey` in ./authz, `VerifyToken/(RS256|ES256)/verify$` and `VerifyToken/cache-hit$` in ./jwtauth.\n")
+	if len(r.Dynamo) > 0 {
+		b.WriteString(dynamoMethod)
+	}
 	return b.String()
 }
 

@@ -102,7 +102,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if cfg.AIAPI != nil {
 		ac = *cfg.AIAPI
 	}
-	ac = ac.WithOpenAI(opts.Settings.OpenAI)
+	ac = ac.WithOpenAI(aiapi.OpenAIUpstream(opts.Settings.OpenAI))
 	ac.Ledger, ac.Keys, ac.Tenants, ac.Logger, ac.Metrics = s.store, s.store, s.store, logger, opts.Metrics
 	prices, err := cfg.Pricing.Entries() // checked by Validate
 	if err != nil {

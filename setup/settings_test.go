@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/setup"
 )
@@ -133,7 +132,7 @@ func TestSettingsFromTheEnvironment(t *testing.T) {
 	t.Setenv(setup.EnvOpenAIAPIKey, "sk-secret")
 	// The key stays in the environment: Settings names where it is.
 	want := setup.Settings{DataDir: "/var/lib/aigate", StoreURL: "sqlite:/tmp/x.db", HashKey: "00",
-		OpenAI: aiapi.OpenAIUpstream{BaseURL: "http://127.0.0.1:11434/v1", APIKeyEnv: setup.EnvOpenAIAPIKey}}
+		OpenAI: setup.OpenAIUpstream{BaseURL: "http://127.0.0.1:11434/v1", APIKeyEnv: setup.EnvOpenAIAPIKey}}
 	if got := setup.FromEnv(); got != want {
 		t.Errorf("FromEnv = %+v", got)
 	}

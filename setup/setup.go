@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/internal/secretfile"
 	"github.com/aigate/aigate/store"
@@ -52,8 +51,22 @@ type Settings struct {
 	// same for every process that creates or checks keys. Empty: read
 	// (or create) DataDir/hash.key.
 	HashKey string
-	// OpenAI is the AI API's catch-all upstream (aiapi.Config.WithOpenAI).
-	OpenAI aiapi.OpenAIUpstream
+	// OpenAI is the AI API's catch-all upstream: convert it with
+	// aiapi.OpenAIUpstream(s.OpenAI) for aiapi.Config.WithOpenAI.
+	OpenAI OpenAIUpstream
+}
+
+// OpenAIUpstream has the fields of aiapi.OpenAIUpstream, and converts to
+// it. It is setup's own type so that setup does not import aiapi: the
+// authorizer Lambda imports setup, and aiapi would link its providers (the
+// Bedrock client, the SDK's whole credential chain) and Prometheus into the
+// authorizer's bootstrap, about 3 MB it never runs.
+type OpenAIUpstream struct {
+	// BaseURL is the upstream's URL (aiapi.OpenAIUpstream.BaseURL).
+	BaseURL string
+	// APIKeyEnv names the variable holding the upstream's key
+	// (aiapi.OpenAIUpstream.APIKeyEnv).
+	APIKeyEnv string
 }
 
 // FromEnv reads Settings from the environment.

@@ -50,7 +50,7 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*lambdaproxy.Handler,
 		return nil, nil, fmt.Errorf("aiapi: %s=%q, want on or off", EnvResponseStreaming, v)
 	}
 	settings := setup.FromEnv()
-	cfg, err := configFromEnv(settings.OpenAI)
+	cfg, err := configFromEnv(aiapi.OpenAIUpstream(settings.OpenAI))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -101,6 +101,28 @@
 // It is idempotent; run it once the new version is deployed. The layout
 // (tables, keys, indexes) is unchanged.
 //
+// # Calls per AI request
+//
+// Counted by cmd/aiapi's BenchmarkDynamoDBPerRequest (the real Lambda
+// handlers over dynalite; BENCHMARKS.md): a chat completion costs 10 writes
+// of 1 WCU each (every item is under 1 KB): Reserve 4 (three counters,
+// the reservation), Settle 6 (commit, ledger row, delete, three counter
+// adjustments), 10 WCU, so 10 million WCU per million requests; 16 when a
+// tenant with limits counts too (its three counters and their adjustments).
+// Reads: none while the key's status and tenant are cached (1 s in the AI
+// API, 5 s in the authorizer); a key's first request costs 2 GetItems of 1
+// RCU (authorizer, key status). In sequence the request waits for 6 round
+// trips: Reserve 2, Settle 4.
+//
+// That is the floor of this layout without transactions; each step above
+// is what a crash or a lost answer relies on. The two levers, not taken:
+// TransactWriteItems would cut round trips, not units (2 WCU per item), and
+// dynalite lacks it; one counter item per principal holding its minute,
+// day and month windows would make Reserve 2 writes and Settle 4 (tenant
+// requests 8, not 16), but the items' layout changes, and while old and new
+// versions run side by side during a deployment they would count in
+// different items, each letting through up to the whole budget.
+//
 // # Hot partitions
 //
 // Key reads spread over key ids, and the authorizer caches keys (and API
