@@ -47,22 +47,22 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 		Messages: req.messages, MaxTokens: maxTokens, N: req.n, Stream: req.stream,
 		Temperature: req.temperature, TopP: req.topP, Stop: req.stop,
 	}
-	ctx, cancel := s.upstreamContext(r, rt)
+	ctx, cancel := s.upstreamContext(r.Context(), rt)
 	defer cancel()
 
 	if req.stream {
 		st, err := p.ChatStream(ctx, preq)
 		if err != nil {
-			s.failedBeforeOutput(w, r, ctx, x, res, req.bodyBytes, err, writeError)
+			s.failedBeforeOutput(ctx, w, x, res, req.bodyBytes, err, writeError)
 			return
 		}
 		defer st.Close()
-		s.stream(w, r, ctx, x, res, req, st)
+		s.stream(ctx, w, x, res, req, st)
 		return
 	}
 	resp, err := p.Chat(ctx, preq)
 	if err != nil {
-		s.failedBeforeOutput(w, r, ctx, x, res, req.bodyBytes, err, writeError)
+		s.failedBeforeOutput(ctx, w, x, res, req.bodyBytes, err, writeError)
 		return
 	}
 	u := estimate(req.bodyBytes, resp.OutputBytes)
@@ -71,7 +71,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 	}
 	// Settled before the 200 is written: every answer a caller got is in
 	// the ledger, even if the process dies right after.
-	if err := s.settle(r, x, res, u); err != nil {
+	if err := s.settle(ctx, x, res, u); err != nil {
 		x.err = err
 		writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
 		return
@@ -82,7 +82,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
 
 // stream relays a streamed completion as server-sent events, and settles
 // what was produced, however the stream ends.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res quota.Reservation, req *chatRequest, st provider.Stream) {
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, x *exchange, res quota.Reservation, req *chatRequest, st provider.Stream) {
 	sw := startSSE(w, s.cfg.StreamWriteTimeout)
 	var (
 		usage  *provider.Usage
@@ -103,21 +103,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, ctx context.Cont
 			usage = ch.Usage
 		}
 		output += ch.OutputBytes
-		s.keepAlive(r, x, &res)
+		s.keepAlive(ctx, x, &res)
 		if ch.UsageOnly && !req.includeUsage {
 			continue
 		}
 		gone = !sw.write(sseEvent{data: ch.Data})
 	}
 	st.Close()
-	tell, _ := s.settleStream(r, ctx, x, res, req.bodyBytes, output, usage, failed, gone)
+	tell, _ := s.settleStream(ctx, x, res, req.bodyBytes, output, usage, failed, gone)
 	switch {
 	case !tell:
 		sw.write(sseEvent{data: []byte("[DONE]")})
 	case failed == nil:
 		sw.write(sseEvent{data: errorEvent(typeServer, codeInternal, "The server could not record the usage.")})
 	default:
-		_, typ, code, msg := failure(r, ctx, failed)
+		_, typ, code, msg := failure(ctx, failed)
 		sw.write(sseEvent{data: errorEvent(typ, code, msg)})
 	}
 }

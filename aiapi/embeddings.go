@@ -33,7 +33,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange)
 	if !ok {
 		return
 	}
-	ctx, cancel := s.upstreamContext(r, rt)
+	ctx, cancel := s.upstreamContext(r.Context(), rt)
 	defer cancel()
 	resp, err := s.providers[rt.Provider].Embeddings(ctx, &provider.EmbeddingsRequest{
 		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: req.body, Inputs: req.inputs,
@@ -41,7 +41,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange)
 	if err != nil {
 		// The failure path chat takes: a caller who hung up is charged the
 		// prompt, which the upstream may already have read.
-		s.failedBeforeOutput(w, r, ctx, x, res, int64(len(body)), err, writeError)
+		s.failedBeforeOutput(ctx, w, x, res, int64(len(body)), err, writeError)
 		return
 	}
 	// Without the upstream's count: token arrays are counted exactly, texts
@@ -53,7 +53,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, x *exchange)
 	if resp.Usage != nil {
 		u = *resp.Usage
 	}
-	if err := s.settle(r, x, res, u); err != nil {
+	if err := s.settle(ctx, x, res, u); err != nil {
 		x.err = err
 		writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
 		return

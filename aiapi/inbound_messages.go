@@ -1,7 +1,6 @@
 package aiapi
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"time"
@@ -125,7 +124,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 	out := req.Body.Clone()
 	out.Set("model", upstream)
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.UpstreamTimeout)
+	ctx, cancel := upstreamContext(r.Context(), s.cfg.UpstreamTimeout)
 	defer cancel()
 	resp, err := f.Forward(ctx, &provider.ForwardRequest{
 		RequestID: x.id, Protocol: provider.ProtocolMessages, Method: http.MethodPost, Path: "/messages/count_tokens",
@@ -133,7 +132,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request, x *exchange
 	})
 	if err != nil {
 		x.err = err
-		if status, _, _, msg := failure(r, ctx, err); status != 499 {
+		if status, _, _, msg := failure(ctx, err); status != 499 {
 			writeAnthropicError(w, status, "", "", "", msg)
 		}
 		return

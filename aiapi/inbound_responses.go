@@ -1,7 +1,6 @@
 package aiapi
 
 import (
-	"context"
 	"io"
 	"net/http"
 
@@ -75,14 +74,14 @@ func (s *Server) getResponse(w http.ResponseWriter, r *http.Request, x *exchange
 			"Retrieving a response needs an upstream that keeps responses; this server has none configured (aiapi.responsesLookup).")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.UpstreamTimeout)
+	ctx, cancel := upstreamContext(r.Context(), s.cfg.UpstreamTimeout)
 	defer cancel()
 	resp, err := f.Forward(ctx, &provider.ForwardRequest{
 		RequestID: x.id, Protocol: provider.ProtocolResponses, Method: http.MethodGet, Path: "/responses/" + id,
 	})
 	if err != nil {
 		x.err = err
-		status, typ, code, msg := failure(r, ctx, err)
+		status, typ, code, msg := failure(ctx, err)
 		if status != 499 {
 			writeError(w, status, typ, code, "", msg)
 		}

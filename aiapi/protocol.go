@@ -186,12 +186,12 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 	if !ok {
 		return
 	}
-	ctx, cancel := s.upstreamContext(r, rt)
+	ctx, cancel := s.upstreamContext(r.Context(), rt)
 	defer cancel()
 	if forwards {
 		out := a.body.Clone()
 		out.Set("model", upstream)
-		s.forward(w, r, ctx, x, &res, in, a, f, &provider.ForwardRequest{
+		s.forward(ctx, w, x, &res, in, a, f, &provider.ForwardRequest{
 			RequestID: x.id, Protocol: in.protocol, Method: http.MethodPost, Path: in.path,
 			Body: out.Bytes(), Stream: a.stream, Header: forwardedHeaders(r.Header),
 			Model: upstream, ResponseModel: a.model,
@@ -205,21 +205,21 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 	if a.stream {
 		st, err := p.ChatStream(ctx, preq)
 		if err != nil {
-			s.failedBeforeOutput(w, r, ctx, x, res, a.bodyBytes, err, in.writeError)
+			s.failedBeforeOutput(ctx, w, x, res, a.bodyBytes, err, in.writeError)
 			return
 		}
 		defer st.Close()
-		s.translateStream(w, r, ctx, x, &res, in, a, st)
+		s.translateStream(ctx, w, x, &res, in, a, st)
 		return
 	}
 	resp, err := p.Chat(ctx, preq)
 	if err != nil {
-		s.failedBeforeOutput(w, r, ctx, x, res, a.bodyBytes, err, in.writeError)
+		s.failedBeforeOutput(ctx, w, x, res, a.bodyBytes, err, in.writeError)
 		return
 	}
 	answer, err := in.fromChat(resp.Body, x.id, a.model, s.cfg.Now().Unix())
 	if err != nil {
-		s.release(r, x, res)
+		s.release(ctx, x, res)
 		x.err = err
 		in.writeError(w, http.StatusBadGateway, typeServer, codeUpstreamError, "", "The model's answer could not be translated.")
 		return
@@ -228,7 +228,7 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 	if resp.Usage != nil {
 		u = *resp.Usage
 	}
-	if err := s.settle(r, x, res, u); err != nil {
+	if err := s.settle(ctx, x, res, u); err != nil {
 		x.err = err
 		in.writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
 		return
@@ -254,17 +254,17 @@ func forwardedHeaders(in http.Header) http.Header {
 // anything. The reservation is released, except when the caller went away:
 // the upstream may have read the prompt, so the prompt's estimate is
 // settled.
-func (s *Server) failedBeforeOutput(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res quota.Reservation, promptBytes int64, err error, ew errorWriter) {
+func (s *Server) failedBeforeOutput(ctx context.Context, w http.ResponseWriter, x *exchange, res quota.Reservation, promptBytes int64, err error, ew errorWriter) {
 	x.err = err
-	status, typ, code, msg := failure(r, ctx, err)
+	status, typ, code, msg := failure(ctx, err)
 	if status == 499 {
 		x.status = status
-		if serr := s.settle(r, x, res, estimate(promptBytes, 0)); serr != nil {
+		if serr := s.settle(ctx, x, res, estimate(promptBytes, 0)); serr != nil {
 			x.err = errors.Join(err, serr)
 		}
 		return
 	}
-	s.release(r, x, res)
+	s.release(ctx, x, res)
 	ew(w, status, typ, code, "", msg)
 }
 
@@ -272,7 +272,7 @@ func (s *Server) failedBeforeOutput(w http.ResponseWriter, r *http.Request, ctx 
 // charged (the upstream's usage, or the estimate when it reported none or
 // no output count), a stream that failed before any output is released.
 // It returns whether the caller should still be told of a failure.
-func (s *Server) settleStream(r *http.Request, ctx context.Context, x *exchange, res quota.Reservation, promptBytes, output int64, usage *provider.Usage, failed error, gone bool) (tell bool, u provider.Usage) {
+func (s *Server) settleStream(ctx context.Context, x *exchange, res quota.Reservation, promptBytes, output int64, usage *provider.Usage, failed error, gone bool) (tell bool, u provider.Usage) {
 	u = estimate(promptBytes, output)
 	if usage != nil {
 		u = *usage
@@ -281,20 +281,20 @@ func (s *Server) settleStream(r *http.Request, ctx context.Context, x *exchange,
 		}
 	}
 	if failed == nil && !gone {
-		if err := s.settle(r, x, res, u); err != nil {
+		if err := s.settle(ctx, x, res, u); err != nil {
 			x.err = err
 			return true, u
 		}
 		return false, u
 	}
 	x.err = failed
-	status, _, _, _ := failure(r, ctx, failed)
+	status, _, _, _ := failure(ctx, failed)
 	if gone || status == 499 {
 		x.status = 499
 	}
 	if x.status != 499 && output == 0 && usage == nil {
-		s.release(r, x, res)
-	} else if err := s.settle(r, x, res, u); err != nil {
+		s.release(ctx, x, res)
+	} else if err := s.settle(ctx, x, res, u); err != nil {
 		x.err = errors.Join(failed, err)
 	}
 	return x.status != 499, u
@@ -302,7 +302,7 @@ func (s *Server) settleStream(r *http.Request, ctx context.Context, x *exchange,
 
 // translateStream renders a provider's chat stream in the caller's
 // protocol, and settles what was produced, however the stream ends.
-func (s *Server) translateStream(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res *quota.Reservation, in *inbound, a *admission, st provider.Stream) {
+func (s *Server) translateStream(ctx context.Context, w http.ResponseWriter, x *exchange, res *quota.Reservation, in *inbound, a *admission, st provider.Stream) {
 	sw := startSSE(w, s.cfg.StreamWriteTimeout)
 	tr := in.newStream(x.id, a.model, s.cfg.Now().Unix())
 	var (
@@ -325,7 +325,7 @@ func (s *Server) translateStream(w http.ResponseWriter, r *http.Request, ctx con
 			usage = ch.Usage
 		}
 		output += ch.OutputBytes
-		s.keepAlive(r, x, res)
+		s.keepAlive(ctx, x, res)
 		if f := gjson.GetBytes(ch.Data, "choices.0.finish_reason"); f.Type == gjson.String {
 			finish = f.Str
 		}
@@ -340,14 +340,14 @@ func (s *Server) translateStream(w http.ResponseWriter, r *http.Request, ctx con
 		gone = !sw.write(events...)
 	}
 	st.Close()
-	tell, u := s.settleStream(r, ctx, x, *res, a.bodyBytes, output, usage, failed, gone)
+	tell, u := s.settleStream(ctx, x, *res, a.bodyBytes, output, usage, failed, gone)
 	switch {
 	case failed == nil && !gone && !tell:
 		sw.write(tr.complete(u, finish)...)
 	case tell && failed == nil:
 		sw.write(tr.fail("The server could not record the usage.", u)...)
 	case tell:
-		_, _, _, msg := failure(r, ctx, failed)
+		_, _, _, msg := failure(ctx, failed)
 		sw.write(tr.fail(msg, u)...)
 	}
 }
@@ -358,10 +358,10 @@ const maxForwardedAnswer = 64 << 20
 // forward sends the admitted request to an upstream that speaks its
 // protocol and relays the answer, metered from the protocol's own usage
 // fields and renamed to the caller's model.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res *quota.Reservation, in *inbound, a *admission, f provider.Forwarder, fr *provider.ForwardRequest) {
+func (s *Server) forward(ctx context.Context, w http.ResponseWriter, x *exchange, res *quota.Reservation, in *inbound, a *admission, f provider.Forwarder, fr *provider.ForwardRequest) {
 	resp, err := f.Forward(ctx, fr)
 	if err != nil {
-		s.failedBeforeOutput(w, r, ctx, x, *res, a.bodyBytes, err, in.writeError)
+		s.failedBeforeOutput(ctx, w, x, *res, a.bodyBytes, err, in.writeError)
 		return
 	}
 	defer resp.Body.Close()
@@ -371,14 +371,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ctx context.Con
 			err = fmt.Errorf("aiapi: forwarded answer over %d bytes", maxForwardedAnswer)
 		}
 		if err != nil {
-			s.failedBeforeOutput(w, r, ctx, x, *res, a.bodyBytes, provider.Wrap(provider.Upstream, "the upstream's answer was cut off", err), in.writeError)
+			s.failedBeforeOutput(ctx, w, x, *res, a.bodyBytes, provider.Wrap(provider.Upstream, "the upstream's answer was cut off", err), in.writeError)
 			return
 		}
 		u := estimate(a.bodyBytes, int64(len(answer)))
 		if got := in.usageOf(answer); got != nil {
 			u = *got
 		}
-		if err := s.settle(r, x, *res, u); err != nil {
+		if err := s.settle(ctx, x, *res, u); err != nil {
 			x.err = err
 			in.writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
 			return
@@ -402,8 +402,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ctx context.Con
 			break
 		}
 		if err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil && r.Context().Err() != nil {
-				err = ctxErr
+			if callerGone(ctx) {
+				err = ctx.Err()
 			}
 			failed = provider.Wrap(provider.Upstream, "the upstream's stream broke off", err)
 			break
@@ -413,14 +413,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ctx context.Con
 			usage = u
 		}
 		output += out
-		s.keepAlive(r, x, res)
+		s.keepAlive(ctx, x, res)
 		gone = !sw.write(sseEvent{typ: typ, data: in.rename(data, a.model)})
 	}
-	tell, _ := s.settleStream(r, ctx, x, *res, a.bodyBytes, output, usage, failed, gone)
+	tell, _ := s.settleStream(ctx, x, *res, a.bodyBytes, output, usage, failed, gone)
 	if tell {
 		// The stream is the upstream's: its own events carried any failure
 		// it reported; a break in it is told in the protocol's shape.
-		_, _, _, msg := failure(r, ctx, failed)
+		_, _, _, msg := failure(ctx, failed)
 		if failed == nil {
 			msg = "The server could not record the usage."
 		}

@@ -416,10 +416,11 @@ func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64
 	ew(w, http.StatusTooManyRequests, typ, codeRateLimitExceeded, "", msg)
 }
 
-// settle records the real usage; its context outlives the caller's, since
-// a caller that went away still used what it used.
-func (s *Server) settle(r *http.Request, x *exchange, res quota.Reservation, u provider.Usage) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+// settle records the real usage; its context outlives ctx (the caller's or
+// the upstream call's), since a caller that went away still used what it
+// used.
+func (s *Server) settle(ctx context.Context, x *exchange, res quota.Reservation, u provider.Usage) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	e, err := s.limiter.SettleUsage(ctx, res, quota.TokenUsage{
 		Prompt: u.PromptTokens, Completion: u.CompletionTokens, Cached: u.CacheReadTokens, CacheWrite: u.CacheWriteTokens,
@@ -441,15 +442,15 @@ func (s *Server) settle(r *http.Request, x *exchange, res quota.Reservation, u p
 // at most every half reservation TTL). A reservation that lapsed anyway is
 // settled late, its usage recorded all the same; a failure to extend is
 // logged, not fatal.
-func (s *Server) keepAlive(r *http.Request, x *exchange, res *quota.Reservation) {
-	if err := s.limiter.KeepAlive(r.Context(), res); err != nil && r.Context().Err() == nil {
-		s.log.WarnContext(r.Context(), "aiapi: keep reservation", "request_id", x.id, "error", err)
+func (s *Server) keepAlive(ctx context.Context, x *exchange, res *quota.Reservation) {
+	if err := s.limiter.KeepAlive(ctx, res); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "aiapi: keep reservation", "request_id", x.id, "error", err)
 	}
 }
 
 // release gives the reservation back after a failure that produced nothing.
-func (s *Server) release(r *http.Request, x *exchange, res quota.Reservation) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+func (s *Server) release(ctx context.Context, x *exchange, res quota.Reservation) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.limiter.Release(ctx, res); err != nil {
 		// The reservation stays pending until it expires: budget is held,
@@ -463,21 +464,36 @@ func (s *Server) release(r *http.Request, x *exchange, res quota.Reservation) {
 var errUpstreamTimeout = errors.New("aiapi: upstream timeout")
 
 // upstreamContext bounds an upstream call by the provider's timeout.
-func (s *Server) upstreamContext(r *http.Request, rt route) (context.Context, context.CancelFunc) {
+func (s *Server) upstreamContext(ctx context.Context, rt route) (context.Context, context.CancelFunc) {
 	d, ok := s.timeouts[rt.Provider]
 	if !ok {
 		d = s.cfg.UpstreamTimeout
 	}
-	return context.WithTimeoutCause(r.Context(), d, errUpstreamTimeout)
+	return upstreamContext(ctx, d)
 }
 
-// failure classifies an upstream call's error: the status, type, code and
-// message for the caller (status 499 when the caller went away first).
-func failure(r *http.Request, ctx context.Context, err error) (status int, typ, code, msg string) {
+// upstreamContext is the context of an upstream call: the request's, ended
+// after d with errUpstreamTimeout as its cause, so that an upstream that ran
+// out of time and a caller that went away are told apart (callerGone).
+func upstreamContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, errUpstreamTimeout)
+}
+
+// callerGone reports whether the request behind ctx, an upstream call's
+// context (upstreamContext), ended before the call's own timeout: the
+// caller went away (or the runtime's deadline passed).
+func callerGone(ctx context.Context) bool {
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), errUpstreamTimeout)
+}
+
+// failure classifies the error of an upstream call made with ctx
+// (upstreamContext): the status, type, code and message for the caller
+// (status 499 when the caller went away first).
+func failure(ctx context.Context, err error) (status int, typ, code, msg string) {
 	var pe *provider.Error
 	isPE := errors.As(err, &pe)
 	switch {
-	case r.Context().Err() != nil:
+	case callerGone(ctx):
 		return 499, "", "", "the client closed the request"
 	case errors.Is(context.Cause(ctx), errUpstreamTimeout) || isPE && pe.Kind == provider.Timeout:
 		return http.StatusGatewayTimeout, typeServer, codeUpstreamTimeout, "The model did not answer in time."
