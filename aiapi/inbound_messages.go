@@ -36,7 +36,7 @@ var messagesAPI = &inbound{
 				}
 				return r.MaxTokens
 			},
-			chat: r.Chat,
+			chat: translated(r.Chat),
 		}, nil
 	},
 	fromChat: func(chat []byte, id, model string, _ int64) ([]byte, error) {
@@ -88,7 +88,7 @@ func (m *messagesStream) chunk(data []byte) ([]sseEvent, error) {
 func (m *messagesStream) complete(u provider.Usage, finish string) []sseEvent {
 	return messagesEvents(m.s.Complete(u, finish))
 }
-func (m *messagesStream) fail(msg string, _ provider.Usage) []sseEvent {
+func (m *messagesStream) fail(_, _, msg string, _ provider.Usage) []sseEvent {
 	return messagesEvents([]messages.Event{m.s.Fail("api_error", msg)})
 }
 

@@ -23,7 +23,7 @@ var responsesAPI = &inbound{
 		return &admission{
 			body: r.Body, model: r.Model, stream: r.Stream, bodyBytes: r.BodyBytes,
 			capOutput: r.CapOutput,
-			chat:      r.Chat,
+			chat:      translated(r.Chat),
 		}, nil
 	},
 	fromChat: func(chat []byte, id, model string, created int64) ([]byte, error) {
@@ -60,7 +60,7 @@ func (r responsesStream) chunk(data []byte) ([]sseEvent, error) {
 func (r responsesStream) complete(u provider.Usage, finish string) []sseEvent {
 	return responsesEvents(r.s.Complete(u, finish))
 }
-func (r responsesStream) fail(msg string, u provider.Usage) []sseEvent {
+func (r responsesStream) fail(_, _, msg string, u provider.Usage) []sseEvent {
 	return responsesEvents(r.s.Fail(msg, u))
 }
 

@@ -19,15 +19,19 @@ import (
 // inbound is one protocol callers speak to the AI API: how its bodies are
 // read, how its failures are answered, how a chat answer is rendered in it
 // (translation), and how an answer in it from an upstream that speaks it is
-// metered (pass-through). Chat completions and embeddings use only
-// writeError (their handlers are chat.go and embeddings.go).
+// metered (pass-through). Every POST that reaches a model (chat
+// completions, embeddings, Responses, Messages) takes the one admit path,
+// serveProtocol: read once, route, bound, reserve, call, settle, and fail
+// one way.
 type inbound struct {
 	protocol provider.Protocol
 	// ledgerProtocol, when set, is what the usage ledger records as the
 	// request's protocol instead of protocol: embeddings come in by
 	// OpenAI's API but are no chat completions.
 	ledgerProtocol string
-	// path is the upstream path of a forwarded POST.
+	// path is the upstream path of a forwarded POST. Empty: never
+	// forwarded (chat completions reach every provider through
+	// Provider.Chat, which passes the admitted body through).
 	path string
 	// parse reads a body once (ijson) into what the handler admits.
 	parse func(body []byte) (*admission, error)
@@ -36,9 +40,12 @@ type inbound struct {
 	// limitHeaders, when set, adds the protocol's own rate-limit headers
 	// beside OpenAI's x-ratelimit-*.
 	limitHeaders func(h http.Header, st quota.Status, now time.Time)
-	// fromChat renders a chat.completion as the protocol's answer.
+	// fromChat renders a chat.completion as the protocol's answer. Nil:
+	// the provider's answer is the protocol's (chat completions,
+	// embeddings).
 	fromChat func(chat []byte, id, model string, created int64) ([]byte, error)
-	// newStream renders a chat stream as the protocol's events.
+	// newStream renders a chat stream as the protocol's events (nil for
+	// embeddings, which never stream).
 	newStream func(id, model string, created int64) streamRenderer
 	// usageOf reads a forwarded answer's usage (nil: none reported).
 	usageOf func(answer []byte) *provider.Usage
@@ -56,12 +63,52 @@ type admission struct {
 	model     string
 	stream    bool
 	bodyBytes int64
+	// choices is the number of answers asked for, each capped at the
+	// output cap (chat completions' n); 0 is 1.
+	choices int64
+	// includeUsage relays the usage-only chunk of a chat stream (chat
+	// completions' stream_options.include_usage).
+	includeUsage bool
 	// capOutput writes the admitted output cap into body (lowered to the
 	// ceiling, or the default when the caller set none) and returns it.
+	// Nil: the request produces no output tokens (embeddings).
 	capOutput func(dflt, ceiling int64) int64
-	// chat translates the request into a chat completion body for a
-	// provider that does not speak the protocol.
-	chat func(maxTokens int64) (*ijson.Object, []provider.Message, error)
+	// chat is the request as a chat completion (Body, Messages, sampling)
+	// for a provider that does not forward the protocol: chat completions'
+	// own, or a translation, which may refuse what chat completions cannot
+	// say.
+	chat func(maxTokens int64) (*provider.ChatRequest, error)
+	// embed, when set, is the request for Provider.Embeddings instead.
+	embed *provider.EmbeddingsRequest
+	// promptTokens, when above 0, is the input's exact token count,
+	// settled when the upstream reports no usage (embeddings of token
+	// arrays); otherwise the prompt is estimated from bodyBytes.
+	promptTokens int64
+}
+
+// translated is an admission's chat for a protocol translated through chat
+// completions: one answer, no sampling parameters of chat's own.
+func translated(chat func(maxTokens int64) (*ijson.Object, []provider.Message, error)) func(int64) (*provider.ChatRequest, error) {
+	return func(maxTokens int64) (*provider.ChatRequest, error) {
+		body, msgs, err := chat(maxTokens)
+		if err != nil {
+			return nil, err
+		}
+		return &provider.ChatRequest{Body: body, Messages: msgs}, nil
+	}
+}
+
+// usage is what a complete answer settles: the upstream's count, else an
+// estimate from the body and the output.
+func (a *admission) usage(reported *provider.Usage, outputBytes int64) provider.Usage {
+	if reported != nil {
+		return *reported
+	}
+	u := estimate(a.bodyBytes, outputBytes)
+	if a.promptTokens > 0 {
+		u.PromptTokens = a.promptTokens
+	}
+	return u
 }
 
 // streamRenderer turns chat chunks into a protocol's events.
@@ -69,7 +116,10 @@ type streamRenderer interface {
 	start() []sseEvent
 	chunk(data []byte) ([]sseEvent, error)
 	complete(u provider.Usage, finishReason string) []sseEvent
-	fail(message string, u provider.Usage) []sseEvent
+	// fail ends a stream that failed after its 200: typ and code are
+	// OpenAI's error type and code (see failure), for protocols that
+	// carry them.
+	fail(typ, code, message string, u provider.Usage) []sseEvent
 }
 
 // sseEvent is one server-sent event; an empty typ writes a data line only
@@ -78,13 +128,6 @@ type sseEvent struct {
 	typ  string
 	data []byte
 }
-
-// openAI is the inbound side of chat completions.
-var openAI = &inbound{protocol: provider.ProtocolChat, writeError: writeError}
-
-// openAIEmbeddings is the inbound side of embeddings: OpenAI's, but told
-// apart in the usage ledger.
-var openAIEmbeddings = &inbound{protocol: provider.ProtocolChat, ledgerProtocol: "embeddings", writeError: writeError}
 
 // ledgerName is the protocol the usage ledger records for a request that
 // came in by in.
@@ -142,7 +185,8 @@ func (sw *sseWriter) write(events ...sseEvent) bool {
 }
 
 // serveProtocol serves a POST in an inbound protocol: the one admit path
-// (read once, route, bound, reserve), then forward or translate.
+// (read once, route, bound, reserve), then forward, translate or call
+// through, and settle.
 func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchange, in *inbound) {
 	body, ok := s.readBody(w, r, x, in.writeError)
 	if !ok {
@@ -159,8 +203,12 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 		modelNotFound(w, a.model, in.writeError)
 		return
 	}
-	maxTokens := a.capOutput(s.cfg.DefaultMaxTokens, s.outputCeiling(rt))
-	limit, err := bound(a.bodyBytes, 1, maxTokens)
+	var maxTokens int64
+	if a.capOutput != nil {
+		maxTokens = a.capOutput(s.cfg.DefaultMaxTokens, s.outputCeiling(rt))
+	}
+	a.choices = max(a.choices, 1)
+	limit, err := bound(a.bodyBytes, a.choices, maxTokens)
 	if err != nil {
 		badRequest(w, err, in.writeError)
 		return
@@ -171,24 +219,26 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 		upstream = a.model
 	}
 	f, forwards := p.(provider.Forwarder)
-	forwards = forwards && f.Forwards(in.protocol)
-	var chatBody *ijson.Object
-	var messages []provider.Message
-	if !forwards {
+	forwards = forwards && in.path != "" && f.Forwards(in.protocol)
+	var preq *provider.ChatRequest
+	if !forwards && a.embed == nil {
 		// Translated: what cannot be said in chat completions is refused
 		// before anything is reserved.
-		if chatBody, messages, err = a.chat(maxTokens); err != nil {
+		if preq, err = a.chat(maxTokens); err != nil {
 			badRequest(w, err, in.writeError)
 			return
 		}
+		preq.RequestID, preq.Model, preq.ResponseModel = x.id, upstream, a.model
+		preq.MaxTokens, preq.N, preq.Stream = maxTokens, a.choices, a.stream
 	}
-	res, ok := s.reserve(w, r, x, limit, maxTokens, upstream, in)
+	res, ok := s.reserve(w, r, x, limit, a.choices*maxTokens, upstream, in)
 	if !ok {
 		return
 	}
 	ctx, cancel := s.upstreamContext(r.Context(), rt)
 	defer cancel()
-	if forwards {
+	switch {
+	case forwards:
 		out := a.body.Clone()
 		out.Set("model", upstream)
 		s.forward(ctx, w, x, &res, in, a, f, &provider.ForwardRequest{
@@ -196,13 +246,16 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 			Body: out.Bytes(), Stream: a.stream, Header: forwardedHeaders(r.Header),
 			Model: upstream, ResponseModel: a.model,
 		})
-		return
-	}
-	preq := &provider.ChatRequest{
-		RequestID: x.id, Model: upstream, ResponseModel: a.model, Body: chatBody,
-		Messages: messages, MaxTokens: maxTokens, N: 1, Stream: a.stream,
-	}
-	if a.stream {
+	case a.embed != nil:
+		er := *a.embed
+		er.RequestID, er.Model, er.ResponseModel = x.id, upstream, a.model
+		resp, err := p.Embeddings(ctx, &er)
+		if err != nil {
+			s.failedBeforeOutput(ctx, w, x, res, a.bodyBytes, err, in.writeError)
+			return
+		}
+		s.answer(ctx, w, x, res, in, resp.Body, a.usage(resp.Usage, resp.OutputBytes))
+	case a.stream:
 		st, err := p.ChatStream(ctx, preq)
 		if err != nil {
 			s.failedBeforeOutput(ctx, w, x, res, a.bodyBytes, err, in.writeError)
@@ -210,31 +263,36 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 		}
 		defer st.Close()
 		s.translateStream(ctx, w, x, &res, in, a, st)
-		return
+	default:
+		resp, err := p.Chat(ctx, preq)
+		if err != nil {
+			s.failedBeforeOutput(ctx, w, x, res, a.bodyBytes, err, in.writeError)
+			return
+		}
+		answer := resp.Body
+		if in.fromChat != nil {
+			if answer, err = in.fromChat(resp.Body, x.id, a.model, s.cfg.Now().Unix()); err != nil {
+				s.release(ctx, x, res)
+				x.err = err
+				in.writeError(w, http.StatusBadGateway, typeServer, codeUpstreamError, "", "The model's answer could not be translated.")
+				return
+			}
+		}
+		s.answer(ctx, w, x, res, in, answer, a.usage(resp.Usage, resp.OutputBytes))
 	}
-	resp, err := p.Chat(ctx, preq)
-	if err != nil {
-		s.failedBeforeOutput(ctx, w, x, res, a.bodyBytes, err, in.writeError)
-		return
-	}
-	answer, err := in.fromChat(resp.Body, x.id, a.model, s.cfg.Now().Unix())
-	if err != nil {
-		s.release(ctx, x, res)
-		x.err = err
-		in.writeError(w, http.StatusBadGateway, typeServer, codeUpstreamError, "", "The model's answer could not be translated.")
-		return
-	}
-	u := estimate(a.bodyBytes, resp.OutputBytes)
-	if resp.Usage != nil {
-		u = *resp.Usage
-	}
+}
+
+// answer settles a complete answer, then sends it: settled before the 200
+// is written, so every answer a caller got is in the ledger, even if the
+// process dies right after.
+func (s *Server) answer(ctx context.Context, w http.ResponseWriter, x *exchange, res quota.Reservation, in *inbound, body []byte, u provider.Usage) {
 	if err := s.settle(ctx, x, res, u); err != nil {
 		x.err = err
 		in.writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(answer)
+	w.Write(body)
 }
 
 // forwardedHeaders are the caller's headers an upstream of the same
@@ -329,7 +387,7 @@ func (s *Server) translateStream(ctx context.Context, w http.ResponseWriter, x *
 		if f := gjson.GetBytes(ch.Data, "choices.0.finish_reason"); f.Type == gjson.String {
 			finish = f.Str
 		}
-		if ch.UsageOnly {
+		if ch.UsageOnly && !a.includeUsage {
 			continue
 		}
 		events, err := tr.chunk(ch.Data)
@@ -345,10 +403,10 @@ func (s *Server) translateStream(ctx context.Context, w http.ResponseWriter, x *
 	case failed == nil && !gone && !tell:
 		sw.write(tr.complete(u, finish)...)
 	case tell && failed == nil:
-		sw.write(tr.fail("The server could not record the usage.", u)...)
+		sw.write(tr.fail(typeServer, codeInternal, "The server could not record the usage.", u)...)
 	case tell:
-		_, _, _, msg := failure(ctx, failed)
-		sw.write(tr.fail(msg, u)...)
+		_, typ, code, msg := failure(ctx, failed)
+		sw.write(tr.fail(typ, code, msg, u)...)
 	}
 }
 
@@ -374,17 +432,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, x *exchange
 			s.failedBeforeOutput(ctx, w, x, *res, a.bodyBytes, provider.Wrap(provider.Upstream, "the upstream's answer was cut off", err), in.writeError)
 			return
 		}
-		u := estimate(a.bodyBytes, int64(len(answer)))
-		if got := in.usageOf(answer); got != nil {
-			u = *got
-		}
-		if err := s.settle(ctx, x, *res, u); err != nil {
-			x.err = err
-			in.writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(in.rename(answer, a.model))
+		s.answer(ctx, w, x, *res, in, in.rename(answer, a.model), a.usage(in.usageOf(answer), int64(len(answer))))
 		return
 	}
 	sw := startSSE(w, s.cfg.StreamWriteTimeout)
@@ -420,11 +468,11 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, x *exchange
 	if tell {
 		// The stream is the upstream's: its own events carried any failure
 		// it reported; a break in it is told in the protocol's shape.
-		_, _, _, msg := failure(ctx, failed)
+		_, typ, code, msg := failure(ctx, failed)
 		if failed == nil {
-			msg = "The server could not record the usage."
+			typ, code, msg = typeServer, codeInternal, "The server could not record the usage."
 		}
 		tr := in.newStream(x.id, a.model, s.cfg.Now().Unix())
-		sw.write(tr.fail(msg, provider.Usage{})...)
+		sw.write(tr.fail(typ, code, msg, provider.Usage{})...)
 	}
 }

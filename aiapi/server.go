@@ -223,11 +223,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 	switch {
 	case path == "/v1/chat/completions":
 		if allow(w, r, http.MethodPost) {
-			s.chat(w, r, x)
+			s.serveProtocol(w, r, x, chatCompletions)
 		}
 	case path == "/v1/embeddings":
 		if allow(w, r, http.MethodPost) {
-			s.embeddings(w, r, x)
+			s.serveProtocol(w, r, x, embeddingsAPI)
 		}
 	case path == "/v1/responses":
 		if allow(w, r, http.MethodPost) {
