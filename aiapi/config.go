@@ -16,7 +16,8 @@ import (
 	"github.com/aigate/aigate/quota"
 )
 
-// Provider types of ProviderConfig.Type.
+// Provider types of ProviderConfig.Type that aigate ships (the keys of
+// builtin.Registry).
 const (
 	ProviderOpenAI    = "openai"    // any OpenAI-compatible base URL
 	ProviderAnthropic = "anthropic" // Anthropic's Messages API, or any base URL that speaks it
@@ -44,8 +45,9 @@ type Config struct {
 	// first route whose Name matches serves the model. Empty: the model
 	// "echo" goes to the echo test model.
 	Models []ModelRoute `yaml:"models,omitempty"`
-	// Providers are the upstreams, by name. The name "echo", when not
-	// defined, is the echo test model.
+	// Providers are the upstreams, by name, built by Registry. The name
+	// "echo", when not defined, is the echo test model (when Registry has
+	// the type "echo").
 	Providers map[string]ProviderConfig `yaml:"providers,omitempty"`
 	// DefaultMaxTokens caps the output of a chat completion that names no
 	// max_tokens or max_completion_tokens; the cap is sent upstream, so the
@@ -110,6 +112,17 @@ type Config struct {
 	// Metrics registers the AI API's Prometheus metrics
 	// (aigate_aiapi_unpriced_requests_total). Nil: none.
 	Metrics prometheus.Registerer `yaml:"-"`
+	// Registry builds Providers by their type: the assembler hands in
+	// builtin.Registry() (aiapi/provider/builtin), or its own. It also
+	// gives the default "echo" provider. Nil: only Upstreams exist, and
+	// every route must name one.
+	Registry provider.Registry `yaml:"-"`
+	// LookupSecret returns the value of the variable a provider's
+	// apiKeyEnv names; the commands pass os.LookupEnv, so that this
+	// package itself reads no environment. The value goes to the provider
+	// only, never into an error or a log line. Nil: a provider with an
+	// apiKeyEnv is a configuration error.
+	LookupSecret func(name string) (string, bool) `yaml:"-"`
 	// Upstreams are providers built in code, by name; they take precedence
 	// over Providers of the same name (tests, custom backends).
 	Upstreams map[string]provider.Provider `yaml:"-"`
@@ -146,8 +159,9 @@ type ProviderConfig struct {
 	// https://api.anthropic.com, which then needs apiKeyEnv.
 	BaseURL string `yaml:"baseUrl,omitempty"`
 	// APIKeyEnv (openai, anthropic) names the environment variable that
-	// holds the upstream's key; the key itself never goes into
-	// configuration. Empty: no key (local servers).
+	// holds the upstream's key, which Config.LookupSecret resolves; the
+	// key itself never goes into configuration. Empty: no key (local
+	// servers).
 	APIKeyEnv string `yaml:"apiKeyEnv,omitempty"`
 	// RefusedBetas (anthropic) are the anthropic-beta values this upstream
 	// refuses, as IAM-style globs ("context-1m-*"): they are dropped from
@@ -294,7 +308,7 @@ func (c Config) validate() error {
 		if _, ok := c.Upstreams[r.Provider]; ok {
 			continue
 		}
-		if _, ok := c.Providers[r.Provider]; !ok && r.Provider != ProviderEcho {
+		if _, ok := c.Providers[r.Provider]; !ok && (r.Provider != ProviderEcho || c.Registry[ProviderEcho] == nil) {
 			return fmt.Errorf("aiapi: models[%d] (%s): no provider %q", i, r.Name, r.Provider)
 		}
 	}

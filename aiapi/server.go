@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +18,6 @@ import (
 
 	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
-	"github.com/aigate/aigate/aiapi/provider/anthropic"
-	"github.com/aigate/aigate/aiapi/provider/bedrock"
-	"github.com/aigate/aigate/aiapi/provider/echo"
-	"github.com/aigate/aigate/aiapi/provider/openai"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/policy"
 	"github.com/aigate/aigate/pricing"
@@ -50,8 +47,9 @@ type route struct {
 	glob bool
 }
 
-// New builds a Server. Providers are built here; none is contacted. ctx
-// bounds that startup work (loading a Bedrock provider's AWS config).
+// New builds a Server. Providers are built here, by cfg.Registry; none is
+// contacted. ctx bounds that startup work (loading a Bedrock provider's AWS
+// config).
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -82,13 +80,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for _, m := range cfg.Models {
 		s.routes = append(s.routes, route{ModelRoute: m, glob: strings.ContainsAny(m.Name, "*?")})
 	}
-	for name, pc := range cfg.Providers {
+	providers := cfg.Providers
+	if _, ok := providers[ProviderEcho]; !ok && cfg.Registry[ProviderEcho] != nil {
+		// The name "echo", when not defined, is the echo test model.
+		providers = maps.Clone(providers)
+		if providers == nil {
+			providers = map[string]ProviderConfig{}
+		}
+		providers[ProviderEcho] = ProviderConfig{Type: ProviderEcho}
+	}
+	for name, pc := range providers {
 		if _, ok := cfg.Upstreams[name]; ok {
 			continue
 		}
-		p, err := newProvider(ctx, name, pc, cfg.Now)
+		p, err := cfg.newProvider(ctx, pc)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("aiapi: providers.%s: %w", name, err)
 		}
 		s.providers[name] = p
 		if pc.Timeout > 0 {
@@ -98,54 +105,31 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for name, p := range cfg.Upstreams {
 		s.providers[name] = p
 	}
-	if _, ok := s.providers[ProviderEcho]; !ok {
-		s.providers[ProviderEcho] = &echo.Model{Now: cfg.Now}
-	}
 	return s, nil
 }
 
-func newProvider(ctx context.Context, name string, pc ProviderConfig, now func() time.Time) (provider.Provider, error) {
-	switch pc.Type {
-	case ProviderEcho:
-		return &echo.Model{Now: now}, nil
-	case ProviderOpenAI:
-		if pc.BaseURL == "" {
-			return nil, fmt.Errorf("aiapi: providers.%s: baseUrl is required", name)
-		}
-		switch pc.MaxTokensField {
-		case "", openai.MaxTokens, openai.MaxCompletionTokens:
-		default:
-			return nil, fmt.Errorf("aiapi: providers.%s: maxTokensField must be %s or %s", name, openai.MaxTokens, openai.MaxCompletionTokens)
-		}
-		c := &openai.Client{BaseURL: pc.BaseURL, MaxTokensField: pc.MaxTokensField, NoResponses: pc.NoResponses}
-		if pc.APIKeyEnv != "" {
-			if c.APIKey = strings.TrimSpace(os.Getenv(pc.APIKeyEnv)); c.APIKey == "" {
-				return nil, fmt.Errorf("aiapi: providers.%s: environment variable %s is empty", name, pc.APIKeyEnv)
-			}
-		}
-		return c, nil
-	case ProviderAnthropic:
-		c := &anthropic.Client{BaseURL: pc.BaseURL, RefusedBetas: pc.RefusedBetas, Now: now}
-		if strings.HasSuffix(strings.TrimSuffix(pc.BaseURL, "/"), "/v1") {
-			return nil, fmt.Errorf("aiapi: providers.%s: baseUrl is the root without /v1 (as ANTHROPIC_BASE_URL)", name)
-		}
-		if pc.APIKeyEnv != "" {
-			if c.APIKey = strings.TrimSpace(os.Getenv(pc.APIKeyEnv)); c.APIKey == "" {
-				return nil, fmt.Errorf("aiapi: providers.%s: environment variable %s is empty", name, pc.APIKeyEnv)
-			}
-		} else if pc.BaseURL == "" {
-			return nil, fmt.Errorf("aiapi: providers.%s: apiKeyEnv is required for %s", name, anthropic.DefaultBaseURL)
-		}
-		return c, nil
-	case ProviderBedrock:
-		rt, err := bedrock.NewRuntime(ctx, pc.Region, pc.Endpoint)
-		if err != nil {
-			return nil, fmt.Errorf("aiapi: providers.%s: %w", name, err)
-		}
-		return &bedrock.Client{Runtime: rt, Now: now}, nil
-	default:
-		return nil, fmt.Errorf("aiapi: providers.%s: unknown type %q (want openai, anthropic, bedrock or echo)", name, pc.Type)
+// newProvider builds one upstream by its type's factory, with its key
+// looked up (LookupSecret) by the name apiKeyEnv gives. Errors name the
+// variable, never its value.
+func (c Config) newProvider(ctx context.Context, pc ProviderConfig) (provider.Provider, error) {
+	factory := c.Registry[pc.Type]
+	if factory == nil {
+		return nil, fmt.Errorf("unknown type %q (want %s)", pc.Type, strings.Join(slices.Sorted(maps.Keys(c.Registry)), ", "))
 	}
+	ps := provider.Settings{
+		BaseURL: pc.BaseURL, RefusedBetas: pc.RefusedBetas, MaxTokensField: pc.MaxTokensField,
+		NoResponses: pc.NoResponses, Region: pc.Region, Endpoint: pc.Endpoint, Now: c.Now,
+	}
+	if pc.APIKeyEnv != "" {
+		if c.LookupSecret == nil {
+			return nil, fmt.Errorf("apiKeyEnv %s: this program resolves no keys (Config.LookupSecret)", pc.APIKeyEnv)
+		}
+		v, _ := c.LookupSecret(pc.APIKeyEnv)
+		if ps.APIKey = strings.TrimSpace(v); ps.APIKey == "" {
+			return nil, fmt.Errorf("environment variable %s is empty", pc.APIKeyEnv)
+		}
+	}
+	return factory(ctx, ps)
 }
 
 // Run releases expired reservations now and then every ExpireInterval, until

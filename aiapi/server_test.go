@@ -3,6 +3,7 @@ package aiapi_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/store/sqlite"
 )
@@ -30,6 +32,9 @@ func newServer(t *testing.T, cfg aiapi.Config) *aiapi.Server {
 		cfg.Ledger = st
 	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Registry == nil {
+		cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
+	}
 	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +157,7 @@ func TestConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		change(&cfg)
+		cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 		if _, err := aiapi.New(t.Context(), cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		} else if !strings.HasPrefix(err.Error(), "aiapi: ") {
@@ -159,7 +165,7 @@ func TestConfigurationIsChecked(t *testing.T) {
 		}
 	}
 	// The zero Config (but the ledger) works: the echo model.
-	if _, err := aiapi.New(t.Context(), aiapi.Config{Ledger: st}); err != nil {
+	if _, err := aiapi.New(t.Context(), aiapi.Config{Ledger: st, Registry: builtin.Registry()}); err != nil {
 		t.Errorf("zero Config: %v", err)
 	}
 }
@@ -235,4 +241,55 @@ func TestExampleConfigurationLoads(t *testing.T) {
 		t.Errorf("cfg = %+v", cfg)
 	}
 	newServer(t, cfg)
+}
+
+// The AI API reads no environment: an upstream's key comes from
+// Config.LookupSecret, by the name apiKeyEnv gives, and only from there.
+func TestUpstreamKeysComeFromLookupSecretNotTheEnvironment(t *testing.T) {
+	got := make(chan string, 4)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	defer up.Close()
+	t.Setenv("AIGATE_TEST_UPSTREAM_KEY", "sk-from-the-environment")
+	config := func() aiapi.Config {
+		cfg := aiapi.DefaultConfig()
+		cfg.Providers["up"] = aiapi.ProviderConfig{Type: aiapi.ProviderOpenAI, BaseURL: up.URL + "/v1", APIKeyEnv: "AIGATE_TEST_UPSTREAM_KEY"}
+		cfg.Models = append(cfg.Models, aiapi.ModelRoute{Name: "m", Provider: "up"})
+		cfg.Registry = builtin.Registry()
+		return cfg
+	}
+
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "aigate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config()
+	cfg.Ledger = st
+	if _, err := aiapi.New(t.Context(), cfg); err == nil || !strings.HasPrefix(err.Error(), "aiapi: providers.up: ") {
+		t.Errorf("without LookupSecret: New = %v, want an error naming the provider", err)
+	} else if strings.Contains(err.Error(), "sk-from") {
+		t.Errorf("error %q shows the key", err)
+	}
+
+	cfg = config()
+	cfg.LookupSecret = func(name string) (string, bool) {
+		if name == "AIGATE_TEST_UPSTREAM_KEY" {
+			return "sk-looked-up", true
+		}
+		return "", false
+	}
+	srv := newServer(t, cfg)
+	if rec := serve(srv, caller(), "POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`); rec.Code != 200 {
+		t.Fatalf("status = %d %s", rec.Code, rec.Body)
+	}
+	if len(got) != 1 {
+		t.Fatalf("upstream called %d times, want 1", len(got))
+	}
+	if a := <-got; a != "Bearer sk-looked-up" {
+		t.Errorf("upstream got Authorization %q, want the looked-up key", a)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
@@ -170,6 +172,7 @@ func TestAnAnswerThatCannotBeSettledIsNotGiven(t *testing.T) {
 	s := newStack(t, aiapi.DefaultConfig())
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.Logger = failingSettle{s.Store}, slog.New(slog.DiscardHandler)
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +251,7 @@ func TestServerReleasesExpiredReservationsAtStartAndPeriodically(t *testing.T) {
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.ExpireInterval = countingExpiry{s.Store, released}, 20*time.Millisecond
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -73,6 +73,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IssuerURL: server.IssuerURLFor(ln.Addr().String()),
 		Logger:    logger,
 		Metrics:   registererOrNil(reg),
+		// The upstreams' keys are read here, by the command, never by
+		// the libraries.
+		LookupSecret: os.LookupEnv,
 	})
 	if err != nil {
 		return err
