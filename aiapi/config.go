@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/strictyaml"
 
 	"github.com/aigate/aigate/aiapi/provider"
@@ -29,11 +30,11 @@ const (
 const (
 	DefaultMaxTokens       = 4096
 	DefaultMaxRequestBytes = 8 << 20
-	DefaultUpstreamTimeout = 10 * time.Minute
-	DefaultExpireInterval  = time.Minute
-	DefaultKeyStatusTTL    = time.Second
+	DefaultUpstreamTimeout = duration.Duration(10 * time.Minute)
+	DefaultExpireInterval  = duration.Duration(time.Minute)
+	DefaultKeyStatusTTL    = duration.Duration(time.Second)
 	// DefaultStreamWriteTimeout bounds each write of a stream.
-	DefaultStreamWriteTimeout = 30 * time.Second
+	DefaultStreamWriteTimeout = duration.Duration(30 * time.Second)
 )
 
 // Config configures the AI API. The YAML fields are what `aigate serve`
@@ -66,15 +67,15 @@ type Config struct {
 	MaxRequestBytes int64 `yaml:"maxRequestBytes,omitempty"`
 	// UpstreamTimeout bounds a whole upstream call, a stream included (504
 	// past it). Zero: DefaultUpstreamTimeout.
-	UpstreamTimeout time.Duration `yaml:"upstreamTimeout,omitempty"`
+	UpstreamTimeout duration.Duration `yaml:"upstreamTimeout,omitempty"`
 	// ReservationTTL is how long a reservation may stay pending before
 	// ExpireReservations releases it as left behind by a dead process. It
 	// must exceed UpstreamTimeout (a reservation that expires mid-request
 	// cannot be settled). Zero: UpstreamTimeout plus five minutes.
-	ReservationTTL time.Duration `yaml:"reservationTtl,omitempty"`
+	ReservationTTL duration.Duration `yaml:"reservationTtl,omitempty"`
 	// ExpireInterval is how often Run releases expired reservations. Zero:
 	// DefaultExpireInterval.
-	ExpireInterval time.Duration `yaml:"expireInterval,omitempty"`
+	ExpireInterval duration.Duration `yaml:"expireInterval,omitempty"`
 	// ResponsesLookup names the provider (an OpenAI upstream that keeps
 	// responses) that GET /v1/responses/{id} is forwarded to. Any caller
 	// of this AI API can then read any response stored under that
@@ -86,12 +87,12 @@ type Config struct {
 	// what was produced so far is settled. It replaces the server's write
 	// deadline (which would otherwise end every long stream) event by
 	// event. Zero: DefaultStreamWriteTimeout.
-	StreamWriteTimeout time.Duration `yaml:"streamWriteTimeout,omitempty"`
+	StreamWriteTimeout duration.Duration `yaml:"streamWriteTimeout,omitempty"`
 	// KeyStatusTTL is how stale the API key status the server checks may
 	// be: a key revoked this long ago, or a secret a rotation replaced this
 	// long ago (or whose grace ended), is refused even while API Gateway's
 	// authorizer cache still allows it. Zero: DefaultKeyStatusTTL (1 s).
-	KeyStatusTTL time.Duration `yaml:"keyStatusTtl,omitempty"`
+	KeyStatusTTL duration.Duration `yaml:"keyStatusTtl,omitempty"`
 
 	// Ledger enforces limits and records usage: only its reservations
 	// (reserve, settle, extend, release, expire) are used. Required.
@@ -184,7 +185,7 @@ type ProviderConfig struct {
 	// Endpoint (bedrock) replaces Bedrock's endpoint URL (a VPC endpoint).
 	Endpoint string `yaml:"endpoint,omitempty"`
 	// Timeout bounds this provider's calls instead of UpstreamTimeout.
-	Timeout time.Duration `yaml:"timeout,omitempty"`
+	Timeout duration.Duration `yaml:"timeout,omitempty"`
 }
 
 // DefaultConfig is the configuration of a fresh install: the model "echo"
@@ -262,7 +263,7 @@ func (c Config) withDefaults() Config {
 		c.UpstreamTimeout = DefaultUpstreamTimeout
 	}
 	if c.ReservationTTL <= 0 {
-		c.ReservationTTL = c.UpstreamTimeout + 5*time.Minute
+		c.ReservationTTL = c.UpstreamTimeout + duration.Duration(5*time.Minute)
 	}
 	if c.ExpireInterval <= 0 {
 		c.ExpireInterval = DefaultExpireInterval

@@ -361,7 +361,7 @@ func (s *Server) settleStream(ctx context.Context, x *exchange, res quota.Reserv
 // translateStream renders a provider's chat stream in the caller's
 // protocol, and settles what was produced, however the stream ends.
 func (s *Server) translateStream(ctx context.Context, w http.ResponseWriter, x *exchange, res *quota.Reservation, in *inbound, a *admission, st provider.Stream) {
-	sw := startSSE(w, s.cfg.StreamWriteTimeout)
+	sw := startSSE(w, s.cfg.StreamWriteTimeout.Std())
 	tr := in.newStream(x.id, a.model, s.cfg.Now().Unix())
 	var (
 		usage  *provider.Usage
@@ -435,7 +435,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, x *exchange
 		s.answer(ctx, w, x, *res, in, in.rename(answer, a.model), a.usage(in.usageOf(answer), int64(len(answer))))
 		return
 	}
-	sw := startSSE(w, s.cfg.StreamWriteTimeout)
+	sw := startSSE(w, s.cfg.StreamWriteTimeout.Std())
 	events := provider.NewEventReader(resp.Body)
 	meter := in.newMeter()
 	var (

@@ -59,11 +59,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg:       cfg,
 		providers: map[string]provider.Provider{},
 		timeouts:  map[string]time.Duration{},
-		limiter:   &quota.Limiter{Ledger: cfg.Ledger, TTL: cfg.ReservationTTL, Now: cfg.Now},
+		limiter:   &quota.Limiter{Ledger: cfg.Ledger, TTL: cfg.ReservationTTL.Std(), Now: cfg.Now},
 		log:       cfg.Logger,
 	}
 	if cfg.Keys != nil {
-		s.keys = newKeyStatus(cfg.Keys, cfg.KeyStatusTTL, cfg.Now)
+		s.keys = newKeyStatus(cfg.Keys, cfg.KeyStatusTTL.Std(), cfg.Now)
 	}
 	if cfg.Metrics != nil {
 		s.unpriced = prometheus.NewCounter(prometheus.CounterOpts{
@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.Tenants != nil {
-		s.tenants = &tenantLimits{tenants: cfg.Tenants, ttl: cfg.KeyStatusTTL, now: cfg.Now, entries: map[string]tenantEntry{}}
+		s.tenants = &tenantLimits{tenants: cfg.Tenants, ttl: cfg.KeyStatusTTL.Std(), now: cfg.Now, entries: map[string]tenantEntry{}}
 	}
 	for _, m := range cfg.Models {
 		s.routes = append(s.routes, route{ModelRoute: m, glob: strings.ContainsAny(m.Name, "*?")})
@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.providers[name] = p
 		if pc.Timeout > 0 {
-			s.timeouts[name] = pc.Timeout
+			s.timeouts[name] = pc.Timeout.Std()
 		}
 	}
 	for name, p := range cfg.Upstreams {
@@ -136,7 +136,7 @@ func (c Config) newProvider(ctx context.Context, pc ProviderConfig) (provider.Pr
 // ctx ends: reservations of requests whose process died (kill -9, a Lambda
 // timeout) give their tokens back. Run it once per process, beside serving.
 func (s *Server) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.ExpireInterval)
+	t := time.NewTicker(s.cfg.ExpireInterval.Std())
 	defer t.Stop()
 	for {
 		s.ExpireReservations(ctx)
@@ -451,7 +451,7 @@ var errUpstreamTimeout = errors.New("aiapi: upstream timeout")
 func (s *Server) upstreamContext(ctx context.Context, rt route) (context.Context, context.CancelFunc) {
 	d, ok := s.timeouts[rt.Provider]
 	if !ok {
-		d = s.cfg.UpstreamTimeout
+		d = s.cfg.UpstreamTimeout.Std()
 	}
 	return upstreamContext(ctx, d)
 }

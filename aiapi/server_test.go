@@ -18,6 +18,7 @@ import (
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -149,7 +150,9 @@ func TestConfigurationIsChecked(t *testing.T) {
 		"empty key variable": func(c *aiapi.Config) {
 			c.Providers["x"] = aiapi.ProviderConfig{Type: "openai", BaseURL: "http://127.0.0.1:1/v1", APIKeyEnv: "AIGATE_TEST_UNSET_KEY"}
 		},
-		"timeout past the reservation": func(c *aiapi.Config) { c.UpstreamTimeout, c.ReservationTTL = time.Hour, time.Minute },
+		"timeout past the reservation": func(c *aiapi.Config) {
+			c.UpstreamTimeout, c.ReservationTTL = duration.Duration(time.Hour), duration.Duration(time.Minute)
+		},
 		"bad cap field": func(c *aiapi.Config) {
 			c.Providers["x"] = aiapi.ProviderConfig{Type: "openai", BaseURL: "http://127.0.0.1:1/v1", MaxTokensField: "limit"}
 		},
@@ -202,7 +205,7 @@ upstreamTimeout: 90s
 			t.Fatal(err)
 		}
 		cfg = cfg.WithOpenAI(aiapi.OpenAIUpstream{BaseURL: "http://127.0.0.1:11434/v1"})
-		if cfg.DefaultMaxTokens != 1024 || cfg.UpstreamTimeout != 90*time.Second || cfg.Providers["bedrock"].Region != "eu-west-1" ||
+		if cfg.DefaultMaxTokens != 1024 || cfg.UpstreamTimeout.Std() != 90*time.Second || cfg.Providers["bedrock"].Region != "eu-west-1" ||
 			len(cfg.Models) != 2 || cfg.Providers["openai"].APIKeyEnv != "" {
 			t.Errorf("cfg = %+v", cfg)
 		}
@@ -237,7 +240,7 @@ func TestExampleConfigurationLoads(t *testing.T) {
 	}
 	cfg = cfg.WithOpenAI(aiapi.OpenAIUpstream{APIKeyEnv: "OPENAI_API_KEY"})
 	if len(cfg.Models) != 5 || cfg.Providers["ollama"].BaseURL != "http://127.0.0.1:11434/v1" ||
-		cfg.ReservationTTL != 15*time.Minute || cfg.KeyStatusTTL != time.Second {
+		cfg.ReservationTTL.Std() != 15*time.Minute || cfg.KeyStatusTTL.Std() != time.Second {
 		t.Errorf("cfg = %+v", cfg)
 	}
 	newServer(t, cfg)
@@ -291,5 +294,33 @@ func TestUpstreamKeysComeFromLookupSecretNotTheEnvironment(t *testing.T) {
 	}
 	if a := <-got; a != "Bearer sk-looked-up" {
 		t.Errorf("upstream got Authorization %q, want the looked-up key", a)
+	}
+}
+
+// The configuration's durations are package duration's: Go duration text
+// in YAML and in JSON, and a bad one is an error naming its field.
+func TestConfigDurationsParseAndNameTheirField(t *testing.T) {
+	for _, doc := range []string{
+		"upstreamTimeout: 30s\nreservationTtl: 1h30m\nexpireInterval: 1m\nstreamWriteTimeout: 0s\nkeyStatusTtl: 500ms\nproviders: {p: {type: echo, timeout: 30s}}\n",
+		`{"upstreamTimeout": "30s", "reservationTtl": "1h30m", "expireInterval": "1m", "streamWriteTimeout": "0", "keyStatusTtl": "500ms", "providers": {"p": {"type": "echo", "timeout": "30s"}}}`,
+	} {
+		cfg, err := aiapi.ParseConfig([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		if cfg.UpstreamTimeout.Std() != 30*time.Second || cfg.ReservationTTL.Std() != 90*time.Minute || cfg.ExpireInterval.Std() != time.Minute ||
+			cfg.StreamWriteTimeout != 0 || cfg.KeyStatusTTL.Std() != 500*time.Millisecond || cfg.Providers["p"].Timeout.Std() != 30*time.Second {
+			t.Errorf("%s: %+v", doc, cfg)
+		}
+	}
+	for field, doc := range map[string]string{
+		"upstreamTimeout":     "upstreamTimeout: soon",
+		"reservationTtl":      "reservationTtl: 30", // a bare number has no unit
+		"keyStatusTtl":        `{"keyStatusTtl": "1 s"}`,
+		"providers.p.timeout": "providers: {p: {type: echo, timeout: forever}}",
+	} {
+		if _, err := aiapi.ParseConfig([]byte(doc)); err == nil || !strings.HasPrefix(err.Error(), "aiapi: "+field+": ") {
+			t.Errorf("%s: %v, want an error naming %s", doc, err, field)
+		}
 	}
 }
