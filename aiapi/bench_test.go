@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
@@ -56,6 +58,7 @@ func BenchmarkAddedLatency(b *testing.B) {
 	cfg.Models = append(cfg.Models, aiapi.ModelRoute{Name: "up", Provider: "up", UpstreamModel: "up-internal"})
 	cfg.Ledger, cfg.Keys = st, st
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(b.Context(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -150,6 +153,7 @@ func BenchmarkServeEcho(b *testing.B) {
 	defer st.Close()
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.Logger = st, slog.New(slog.DiscardHandler)
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(b.Context(), cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -1,123 +1,57 @@
 package aiapi
 
 import (
-	"context"
-	"errors"
-	"io"
-	"net/http"
-
 	"github.com/aigate/aigate/aiapi/provider"
-	"github.com/aigate/aigate/quota"
 )
 
-// chat serves POST /v1/chat/completions.
-func (s *Server) chat(w http.ResponseWriter, r *http.Request, x *exchange) {
-	body, ok := s.readBody(w, r, x, writeError)
-	if !ok {
-		return
-	}
-	req, err := parseChatRequest(body)
-	if err != nil {
-		badRequest(w, err, writeError)
-		return
-	}
-	x.model = req.model
-	rt, ok := s.route(x.caller, req.model)
-	if !ok {
-		modelNotFound(w, req.model, writeError)
-		return
-	}
-	p := s.providers[rt.Provider]
-	maxTokens := req.capOutput(s.cfg.DefaultMaxTokens, s.outputCeiling(rt))
-	limit, err := bound(req.bodyBytes, req.n, maxTokens)
-	if err != nil {
-		badRequest(w, err, writeError)
-		return
-	}
-	upstream := rt.UpstreamModel
-	if upstream == "" {
-		upstream = req.model
-	}
-	res, ok := s.reserve(w, r, x, limit, req.n*maxTokens, upstream, openAI)
-	if !ok {
-		return
-	}
-	preq := &provider.ChatRequest{
-		RequestID: x.id, Model: upstream, ResponseModel: req.model, Body: req.body,
-		Messages: req.messages, MaxTokens: maxTokens, N: req.n, Stream: req.stream,
-		Temperature: req.temperature, TopP: req.topP, Stop: req.stop,
-	}
-	ctx, cancel := s.upstreamContext(r, rt)
-	defer cancel()
-
-	if req.stream {
-		st, err := p.ChatStream(ctx, preq)
+// chatCompletions is OpenAI's chat completions API (POST
+// /v1/chat/completions): every provider serves it through Provider.Chat
+// (pass-through providers send the admitted body, the others translate
+// it), and its answers and chunks are relayed as the provider renders
+// them; OpenAI's error shape.
+var chatCompletions = &inbound{
+	protocol:   provider.ProtocolChat,
+	writeError: writeError,
+	parse: func(body []byte) (*admission, error) {
+		req, err := parseChatRequest(body)
 		if err != nil {
-			s.failedBeforeOutput(w, r, ctx, x, res, req.bodyBytes, err, writeError)
-			return
+			return nil, err
 		}
-		defer st.Close()
-		s.stream(w, r, ctx, x, res, req, st)
-		return
-	}
-	resp, err := p.Chat(ctx, preq)
-	if err != nil {
-		s.failedBeforeOutput(w, r, ctx, x, res, req.bodyBytes, err, writeError)
-		return
-	}
-	u := estimate(req.bodyBytes, resp.OutputBytes)
-	if resp.Usage != nil {
-		u = *resp.Usage
-	}
-	// Settled before the 200 is written: every answer a caller got is in
-	// the ledger, even if the process dies right after.
-	if err := s.settle(r, x, res, u); err != nil {
-		x.err = err
-		writeError(w, http.StatusInternalServerError, typeServer, codeInternal, "", "The server could not record the usage.")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(resp.Body)
+		return req.admission(), nil
+	},
+	newStream: func(string, string, int64) streamRenderer { return chatStream{} },
 }
 
-// stream relays a streamed completion as server-sent events, and settles
-// what was produced, however the stream ends.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, ctx context.Context, x *exchange, res quota.Reservation, req *chatRequest, st provider.Stream) {
-	sw := startSSE(w, s.cfg.StreamWriteTimeout)
-	var (
-		usage  *provider.Usage
-		output int64
-		failed error
-		gone   bool
-	)
-	for !gone {
-		ch, err := st.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			failed = err
-			break
-		}
-		if ch.Usage != nil {
-			usage = ch.Usage
-		}
-		output += ch.OutputBytes
-		s.keepAlive(r, x, &res)
-		if ch.UsageOnly && !req.includeUsage {
-			continue
-		}
-		gone = !sw.write(sseEvent{data: ch.Data})
+// admission is what the admit path reads of a chat completion: n choices,
+// each capped, and the chat request as admitted (no translation).
+func (r *chatRequest) admission() *admission {
+	return &admission{
+		body: r.body, model: r.model, stream: r.stream, bodyBytes: r.bodyBytes,
+		choices: r.n, includeUsage: r.includeUsage,
+		capOutput: r.capOutput,
+		chat: func(int64) (*provider.ChatRequest, error) {
+			return &provider.ChatRequest{
+				Body: r.body, Messages: r.messages,
+				Temperature: r.temperature, TopP: r.topP, Stop: r.stop,
+			}, nil
+		},
 	}
-	st.Close()
-	tell, _ := s.settleStream(r, ctx, x, res, req.bodyBytes, output, usage, failed, gone)
-	switch {
-	case !tell:
-		sw.write(sseEvent{data: []byte("[DONE]")})
-	case failed == nil:
-		sw.write(sseEvent{data: errorEvent(typeServer, codeInternal, "The server could not record the usage.")})
-	default:
-		_, typ, code, msg := failure(r, ctx, failed)
-		sw.write(sseEvent{data: errorEvent(typ, code, msg)})
-	}
+}
+
+// chatStream relays a chat completion stream: the provider's chunks are
+// already chat.completion.chunk objects; "[DONE]" ends a stream that was
+// settled, an error object one that failed after its 200 (OpenAI's
+// clients raise it).
+type chatStream struct{}
+
+func (chatStream) start() []sseEvent { return nil }
+
+func (chatStream) chunk(data []byte) ([]sseEvent, error) { return []sseEvent{{data: data}}, nil }
+
+func (chatStream) complete(provider.Usage, string) []sseEvent {
+	return []sseEvent{{data: []byte("[DONE]")}}
+}
+
+func (chatStream) fail(typ, code, msg string, _ provider.Usage) []sseEvent {
+	return []sseEvent{{data: errorEvent(typ, code, msg)}}
 }

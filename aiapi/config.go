@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/strictyaml"
 
 	"github.com/aigate/aigate/aiapi/provider"
@@ -16,7 +17,8 @@ import (
 	"github.com/aigate/aigate/quota"
 )
 
-// Provider types of ProviderConfig.Type.
+// Provider types of ProviderConfig.Type that aigate ships (the keys of
+// builtin.Registry).
 const (
 	ProviderOpenAI    = "openai"    // any OpenAI-compatible base URL
 	ProviderAnthropic = "anthropic" // Anthropic's Messages API, or any base URL that speaks it
@@ -28,11 +30,11 @@ const (
 const (
 	DefaultMaxTokens       = 4096
 	DefaultMaxRequestBytes = 8 << 20
-	DefaultUpstreamTimeout = 10 * time.Minute
-	DefaultExpireInterval  = time.Minute
-	DefaultKeyStatusTTL    = time.Second
+	DefaultUpstreamTimeout = duration.Duration(10 * time.Minute)
+	DefaultExpireInterval  = duration.Duration(time.Minute)
+	DefaultKeyStatusTTL    = duration.Duration(time.Second)
 	// DefaultStreamWriteTimeout bounds each write of a stream.
-	DefaultStreamWriteTimeout = 30 * time.Second
+	DefaultStreamWriteTimeout = duration.Duration(30 * time.Second)
 )
 
 // Config configures the AI API. The YAML fields are what `aigate serve`
@@ -44,8 +46,9 @@ type Config struct {
 	// first route whose Name matches serves the model. Empty: the model
 	// "echo" goes to the echo test model.
 	Models []ModelRoute `yaml:"models,omitempty"`
-	// Providers are the upstreams, by name. The name "echo", when not
-	// defined, is the echo test model.
+	// Providers are the upstreams, by name, built by Registry. The name
+	// "echo", when not defined, is the echo test model (when Registry has
+	// the type "echo").
 	Providers map[string]ProviderConfig `yaml:"providers,omitempty"`
 	// DefaultMaxTokens caps the output of a chat completion that names no
 	// max_tokens or max_completion_tokens; the cap is sent upstream, so the
@@ -64,15 +67,15 @@ type Config struct {
 	MaxRequestBytes int64 `yaml:"maxRequestBytes,omitempty"`
 	// UpstreamTimeout bounds a whole upstream call, a stream included (504
 	// past it). Zero: DefaultUpstreamTimeout.
-	UpstreamTimeout time.Duration `yaml:"upstreamTimeout,omitempty"`
+	UpstreamTimeout duration.Duration `yaml:"upstreamTimeout,omitempty"`
 	// ReservationTTL is how long a reservation may stay pending before
 	// ExpireReservations releases it as left behind by a dead process. It
 	// must exceed UpstreamTimeout (a reservation that expires mid-request
 	// cannot be settled). Zero: UpstreamTimeout plus five minutes.
-	ReservationTTL time.Duration `yaml:"reservationTtl,omitempty"`
+	ReservationTTL duration.Duration `yaml:"reservationTtl,omitempty"`
 	// ExpireInterval is how often Run releases expired reservations. Zero:
 	// DefaultExpireInterval.
-	ExpireInterval time.Duration `yaml:"expireInterval,omitempty"`
+	ExpireInterval duration.Duration `yaml:"expireInterval,omitempty"`
 	// ResponsesLookup names the provider (an OpenAI upstream that keeps
 	// responses) that GET /v1/responses/{id} is forwarded to. Any caller
 	// of this AI API can then read any response stored under that
@@ -84,12 +87,12 @@ type Config struct {
 	// what was produced so far is settled. It replaces the server's write
 	// deadline (which would otherwise end every long stream) event by
 	// event. Zero: DefaultStreamWriteTimeout.
-	StreamWriteTimeout time.Duration `yaml:"streamWriteTimeout,omitempty"`
+	StreamWriteTimeout duration.Duration `yaml:"streamWriteTimeout,omitempty"`
 	// KeyStatusTTL is how stale the API key status the server checks may
 	// be: a key revoked this long ago, or a secret a rotation replaced this
 	// long ago (or whose grace ended), is refused even while API Gateway's
 	// authorizer cache still allows it. Zero: DefaultKeyStatusTTL (1 s).
-	KeyStatusTTL time.Duration `yaml:"keyStatusTtl,omitempty"`
+	KeyStatusTTL duration.Duration `yaml:"keyStatusTtl,omitempty"`
 
 	// Ledger enforces limits and records usage: only its reservations
 	// (reserve, settle, extend, release, expire) are used. Required.
@@ -110,6 +113,17 @@ type Config struct {
 	// Metrics registers the AI API's Prometheus metrics
 	// (aigate_aiapi_unpriced_requests_total). Nil: none.
 	Metrics prometheus.Registerer `yaml:"-"`
+	// Registry builds Providers by their type: the assembler hands in
+	// builtin.Registry() (aiapi/provider/builtin), or its own. It also
+	// gives the default "echo" provider. Nil: only Upstreams exist, and
+	// every route must name one.
+	Registry provider.Registry `yaml:"-"`
+	// LookupSecret returns the value of the variable a provider's
+	// apiKeyEnv names; the commands pass os.LookupEnv, so that this
+	// package itself reads no environment. The value goes to the provider
+	// only, never into an error or a log line. Nil: a provider with an
+	// apiKeyEnv is a configuration error.
+	LookupSecret func(name string) (string, bool) `yaml:"-"`
 	// Upstreams are providers built in code, by name; they take precedence
 	// over Providers of the same name (tests, custom backends).
 	Upstreams map[string]provider.Provider `yaml:"-"`
@@ -146,8 +160,9 @@ type ProviderConfig struct {
 	// https://api.anthropic.com, which then needs apiKeyEnv.
 	BaseURL string `yaml:"baseUrl,omitempty"`
 	// APIKeyEnv (openai, anthropic) names the environment variable that
-	// holds the upstream's key; the key itself never goes into
-	// configuration. Empty: no key (local servers).
+	// holds the upstream's key, which Config.LookupSecret resolves; the
+	// key itself never goes into configuration. Empty: no key (local
+	// servers).
 	APIKeyEnv string `yaml:"apiKeyEnv,omitempty"`
 	// RefusedBetas (anthropic) are the anthropic-beta values this upstream
 	// refuses, as IAM-style globs ("context-1m-*"): they are dropped from
@@ -170,7 +185,7 @@ type ProviderConfig struct {
 	// Endpoint (bedrock) replaces Bedrock's endpoint URL (a VPC endpoint).
 	Endpoint string `yaml:"endpoint,omitempty"`
 	// Timeout bounds this provider's calls instead of UpstreamTimeout.
-	Timeout time.Duration `yaml:"timeout,omitempty"`
+	Timeout duration.Duration `yaml:"timeout,omitempty"`
 }
 
 // DefaultConfig is the configuration of a fresh install: the model "echo"
@@ -248,7 +263,7 @@ func (c Config) withDefaults() Config {
 		c.UpstreamTimeout = DefaultUpstreamTimeout
 	}
 	if c.ReservationTTL <= 0 {
-		c.ReservationTTL = c.UpstreamTimeout + 5*time.Minute
+		c.ReservationTTL = c.UpstreamTimeout + duration.Duration(5*time.Minute)
 	}
 	if c.ExpireInterval <= 0 {
 		c.ExpireInterval = DefaultExpireInterval
@@ -294,7 +309,7 @@ func (c Config) validate() error {
 		if _, ok := c.Upstreams[r.Provider]; ok {
 			continue
 		}
-		if _, ok := c.Providers[r.Provider]; !ok && r.Provider != ProviderEcho {
+		if _, ok := c.Providers[r.Provider]; !ok && (r.Provider != ProviderEcho || c.Registry[ProviderEcho] == nil) {
 			return fmt.Errorf("aiapi: models[%d] (%s): no provider %q", i, r.Name, r.Provider)
 		}
 	}

@@ -2,9 +2,11 @@
 // the authorizer, which enforces what the authorizer decided. It owns the
 // endpoints (POST /v1/chat/completions, plain and streamed; POST
 // /v1/embeddings; GET /v1/models and /v1/models/{id}), the routing of model
-// names to providers (package provider and its openai, bedrock and echo
-// implementations), and the enforcement of the caller's model globs, rate
-// limits and token budgets through quota.
+// names to providers (package provider's contract), and the enforcement of
+// the caller's model globs, rate limits and token budgets through quota.
+// It imports no provider and reads no environment: its assembler hands it
+// a provider.Registry (builtin.Registry: openai, anthropic, bedrock, echo)
+// and a LookupSecret for upstream keys.
 //
 // It never authenticates: who the caller is and what it may do come from the
 // authorizer's context (WithAuthorizerContext), and a request without one is
@@ -43,8 +45,8 @@
 //
 // # The echo model
 //
-// With no configuration the model "echo" is served by the built-in echo test
-// model (package echo, which documents its rules): it echoes the last user
+// With no configuration the model "echo" is served by the echo test model
+// of the registry (package echo, which documents its rules): it echoes the last user
 // message, counts tokens by a fixed rule, streams word by word, and is slowed
 // down by a "delay_ms" request field. It is a test model, not a language
 // model. Config.WithOpenAI (OPENAI_BASE_URL or OPENAI_API_KEY, read by the commands) routes

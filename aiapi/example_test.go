@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -24,6 +25,8 @@ func Example() {
 
 	cfg := aiapi.DefaultConfig() // the model "echo", offline
 	cfg.Ledger, cfg.Keys = st, st
+	cfg.Registry = builtin.Registry() // the providers aigate ships
+	cfg.LookupSecret = os.LookupEnv   // where apiKeyEnv's names are read
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	srv, err := aiapi.New(context.Background(), cfg)
 	if err != nil {

@@ -1,7 +1,6 @@
 package aiapi
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"time"
@@ -37,7 +36,7 @@ var messagesAPI = &inbound{
 				}
 				return r.MaxTokens
 			},
-			chat: r.Chat,
+			chat: translated(r.Chat),
 		}, nil
 	},
 	fromChat: func(chat []byte, id, model string, _ int64) ([]byte, error) {
@@ -89,7 +88,7 @@ func (m *messagesStream) chunk(data []byte) ([]sseEvent, error) {
 func (m *messagesStream) complete(u provider.Usage, finish string) []sseEvent {
 	return messagesEvents(m.s.Complete(u, finish))
 }
-func (m *messagesStream) fail(msg string, _ provider.Usage) []sseEvent {
+func (m *messagesStream) fail(_, _, msg string, _ provider.Usage) []sseEvent {
 	return messagesEvents([]messages.Event{m.s.Fail("api_error", msg)})
 }
 
@@ -125,7 +124,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 	out := req.Body.Clone()
 	out.Set("model", upstream)
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.UpstreamTimeout)
+	ctx, cancel := upstreamContext(r.Context(), s.cfg.UpstreamTimeout.Std())
 	defer cancel()
 	resp, err := f.Forward(ctx, &provider.ForwardRequest{
 		RequestID: x.id, Protocol: provider.ProtocolMessages, Method: http.MethodPost, Path: "/messages/count_tokens",
@@ -133,7 +132,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request, x *exchange
 	})
 	if err != nil {
 		x.err = err
-		if status, _, _, msg := failure(r, ctx, err); status != 499 {
+		if status, _, _, msg := failure(ctx, err); status != 499 {
 			writeAnthropicError(w, status, "", "", "", msg)
 		}
 		return

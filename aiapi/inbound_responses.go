@@ -1,7 +1,6 @@
 package aiapi
 
 import (
-	"context"
 	"io"
 	"net/http"
 
@@ -24,7 +23,7 @@ var responsesAPI = &inbound{
 		return &admission{
 			body: r.Body, model: r.Model, stream: r.Stream, bodyBytes: r.BodyBytes,
 			capOutput: r.CapOutput,
-			chat:      r.Chat,
+			chat:      translated(r.Chat),
 		}, nil
 	},
 	fromChat: func(chat []byte, id, model string, created int64) ([]byte, error) {
@@ -61,7 +60,7 @@ func (r responsesStream) chunk(data []byte) ([]sseEvent, error) {
 func (r responsesStream) complete(u provider.Usage, finish string) []sseEvent {
 	return responsesEvents(r.s.Complete(u, finish))
 }
-func (r responsesStream) fail(msg string, u provider.Usage) []sseEvent {
+func (r responsesStream) fail(_, _, msg string, u provider.Usage) []sseEvent {
 	return responsesEvents(r.s.Fail(msg, u))
 }
 
@@ -75,14 +74,14 @@ func (s *Server) getResponse(w http.ResponseWriter, r *http.Request, x *exchange
 			"Retrieving a response needs an upstream that keeps responses; this server has none configured (aiapi.responsesLookup).")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.UpstreamTimeout)
+	ctx, cancel := upstreamContext(r.Context(), s.cfg.UpstreamTimeout.Std())
 	defer cancel()
 	resp, err := f.Forward(ctx, &provider.ForwardRequest{
 		RequestID: x.id, Protocol: provider.ProtocolResponses, Method: http.MethodGet, Path: "/responses/" + id,
 	})
 	if err != nil {
 		x.err = err
-		status, typ, code, msg := failure(r, ctx, err)
+		status, typ, code, msg := failure(ctx, err)
 		if status != 499 {
 			writeError(w, status, typ, code, "", msg)
 		}

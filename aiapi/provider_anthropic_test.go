@@ -2,6 +2,7 @@ package aiapi_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/anthropic/anthropictest"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -28,6 +30,7 @@ func TestAnthropicProviderConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		cfg.Providers["claude"] = pc
+		cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 		if _, err := aiapi.New(t.Context(), cfg); err == nil || !strings.HasPrefix(err.Error(), "aiapi: providers.claude: ") {
 			t.Errorf("%s: New = %v", name, err)
 		} else if strings.Contains(err.Error(), "sk-ant-configured") {
@@ -42,6 +45,7 @@ func TestAnthropicProviderConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		cfg.Providers["claude"] = pc
+		cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 		if _, err := aiapi.New(t.Context(), cfg); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +18,6 @@ import (
 
 	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
-	"github.com/aigate/aigate/aiapi/provider/anthropic"
-	"github.com/aigate/aigate/aiapi/provider/bedrock"
-	"github.com/aigate/aigate/aiapi/provider/echo"
-	"github.com/aigate/aigate/aiapi/provider/openai"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/policy"
 	"github.com/aigate/aigate/pricing"
@@ -50,8 +47,9 @@ type route struct {
 	glob bool
 }
 
-// New builds a Server. Providers are built here; none is contacted. ctx
-// bounds that startup work (loading a Bedrock provider's AWS config).
+// New builds a Server. Providers are built here, by cfg.Registry; none is
+// contacted. ctx bounds that startup work (loading a Bedrock provider's AWS
+// config).
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -61,11 +59,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg:       cfg,
 		providers: map[string]provider.Provider{},
 		timeouts:  map[string]time.Duration{},
-		limiter:   &quota.Limiter{Ledger: cfg.Ledger, TTL: cfg.ReservationTTL, Now: cfg.Now},
+		limiter:   &quota.Limiter{Ledger: cfg.Ledger, TTL: cfg.ReservationTTL.Std(), Now: cfg.Now},
 		log:       cfg.Logger,
 	}
 	if cfg.Keys != nil {
-		s.keys = newKeyStatus(cfg.Keys, cfg.KeyStatusTTL, cfg.Now)
+		s.keys = newKeyStatus(cfg.Keys, cfg.KeyStatusTTL.Std(), cfg.Now)
 	}
 	if cfg.Metrics != nil {
 		s.unpriced = prometheus.NewCounter(prometheus.CounterOpts{
@@ -77,82 +75,68 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.Tenants != nil {
-		s.tenants = &tenantLimits{tenants: cfg.Tenants, ttl: cfg.KeyStatusTTL, now: cfg.Now, entries: map[string]tenantEntry{}}
+		s.tenants = &tenantLimits{tenants: cfg.Tenants, ttl: cfg.KeyStatusTTL.Std(), now: cfg.Now, entries: map[string]tenantEntry{}}
 	}
 	for _, m := range cfg.Models {
 		s.routes = append(s.routes, route{ModelRoute: m, glob: strings.ContainsAny(m.Name, "*?")})
 	}
-	for name, pc := range cfg.Providers {
+	providers := cfg.Providers
+	if _, ok := providers[ProviderEcho]; !ok && cfg.Registry[ProviderEcho] != nil {
+		// The name "echo", when not defined, is the echo test model.
+		providers = maps.Clone(providers)
+		if providers == nil {
+			providers = map[string]ProviderConfig{}
+		}
+		providers[ProviderEcho] = ProviderConfig{Type: ProviderEcho}
+	}
+	for name, pc := range providers {
 		if _, ok := cfg.Upstreams[name]; ok {
 			continue
 		}
-		p, err := newProvider(ctx, name, pc, cfg.Now)
+		p, err := cfg.newProvider(ctx, pc)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("aiapi: providers.%s: %w", name, err)
 		}
 		s.providers[name] = p
 		if pc.Timeout > 0 {
-			s.timeouts[name] = pc.Timeout
+			s.timeouts[name] = pc.Timeout.Std()
 		}
 	}
 	for name, p := range cfg.Upstreams {
 		s.providers[name] = p
 	}
-	if _, ok := s.providers[ProviderEcho]; !ok {
-		s.providers[ProviderEcho] = &echo.Model{Now: cfg.Now}
-	}
 	return s, nil
 }
 
-func newProvider(ctx context.Context, name string, pc ProviderConfig, now func() time.Time) (provider.Provider, error) {
-	switch pc.Type {
-	case ProviderEcho:
-		return &echo.Model{Now: now}, nil
-	case ProviderOpenAI:
-		if pc.BaseURL == "" {
-			return nil, fmt.Errorf("aiapi: providers.%s: baseUrl is required", name)
-		}
-		switch pc.MaxTokensField {
-		case "", openai.MaxTokens, openai.MaxCompletionTokens:
-		default:
-			return nil, fmt.Errorf("aiapi: providers.%s: maxTokensField must be %s or %s", name, openai.MaxTokens, openai.MaxCompletionTokens)
-		}
-		c := &openai.Client{BaseURL: pc.BaseURL, MaxTokensField: pc.MaxTokensField, NoResponses: pc.NoResponses}
-		if pc.APIKeyEnv != "" {
-			if c.APIKey = strings.TrimSpace(os.Getenv(pc.APIKeyEnv)); c.APIKey == "" {
-				return nil, fmt.Errorf("aiapi: providers.%s: environment variable %s is empty", name, pc.APIKeyEnv)
-			}
-		}
-		return c, nil
-	case ProviderAnthropic:
-		c := &anthropic.Client{BaseURL: pc.BaseURL, RefusedBetas: pc.RefusedBetas, Now: now}
-		if strings.HasSuffix(strings.TrimSuffix(pc.BaseURL, "/"), "/v1") {
-			return nil, fmt.Errorf("aiapi: providers.%s: baseUrl is the root without /v1 (as ANTHROPIC_BASE_URL)", name)
-		}
-		if pc.APIKeyEnv != "" {
-			if c.APIKey = strings.TrimSpace(os.Getenv(pc.APIKeyEnv)); c.APIKey == "" {
-				return nil, fmt.Errorf("aiapi: providers.%s: environment variable %s is empty", name, pc.APIKeyEnv)
-			}
-		} else if pc.BaseURL == "" {
-			return nil, fmt.Errorf("aiapi: providers.%s: apiKeyEnv is required for %s", name, anthropic.DefaultBaseURL)
-		}
-		return c, nil
-	case ProviderBedrock:
-		rt, err := bedrock.NewRuntime(ctx, pc.Region, pc.Endpoint)
-		if err != nil {
-			return nil, fmt.Errorf("aiapi: providers.%s: %w", name, err)
-		}
-		return &bedrock.Client{Runtime: rt, Now: now}, nil
-	default:
-		return nil, fmt.Errorf("aiapi: providers.%s: unknown type %q (want openai, anthropic, bedrock or echo)", name, pc.Type)
+// newProvider builds one upstream by its type's factory, with its key
+// looked up (LookupSecret) by the name apiKeyEnv gives. Errors name the
+// variable, never its value.
+func (c Config) newProvider(ctx context.Context, pc ProviderConfig) (provider.Provider, error) {
+	factory := c.Registry[pc.Type]
+	if factory == nil {
+		return nil, fmt.Errorf("unknown type %q (want %s)", pc.Type, strings.Join(slices.Sorted(maps.Keys(c.Registry)), ", "))
 	}
+	ps := provider.Settings{
+		BaseURL: pc.BaseURL, RefusedBetas: pc.RefusedBetas, MaxTokensField: pc.MaxTokensField,
+		NoResponses: pc.NoResponses, Region: pc.Region, Endpoint: pc.Endpoint, Now: c.Now,
+	}
+	if pc.APIKeyEnv != "" {
+		if c.LookupSecret == nil {
+			return nil, fmt.Errorf("apiKeyEnv %s: this program resolves no keys (Config.LookupSecret)", pc.APIKeyEnv)
+		}
+		v, _ := c.LookupSecret(pc.APIKeyEnv)
+		if ps.APIKey = strings.TrimSpace(v); ps.APIKey == "" {
+			return nil, fmt.Errorf("environment variable %s is empty", pc.APIKeyEnv)
+		}
+	}
+	return factory(ctx, ps)
 }
 
 // Run releases expired reservations now and then every ExpireInterval, until
 // ctx ends: reservations of requests whose process died (kill -9, a Lambda
 // timeout) give their tokens back. Run it once per process, beside serving.
 func (s *Server) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.ExpireInterval)
+	t := time.NewTicker(s.cfg.ExpireInterval.Std())
 	defer t.Stop()
 	for {
 		s.ExpireReservations(ctx)
@@ -223,11 +207,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 	switch {
 	case path == "/v1/chat/completions":
 		if allow(w, r, http.MethodPost) {
-			s.chat(w, r, x)
+			s.serveProtocol(w, r, x, chatCompletions)
 		}
 	case path == "/v1/embeddings":
 		if allow(w, r, http.MethodPost) {
-			s.embeddings(w, r, x)
+			s.serveProtocol(w, r, x, embeddingsAPI)
 		}
 	case path == "/v1/responses":
 		if allow(w, r, http.MethodPost) {
@@ -416,10 +400,11 @@ func (s *Server) writeDenial(w http.ResponseWriter, d *quota.Denial, bound int64
 	ew(w, http.StatusTooManyRequests, typ, codeRateLimitExceeded, "", msg)
 }
 
-// settle records the real usage; its context outlives the caller's, since
-// a caller that went away still used what it used.
-func (s *Server) settle(r *http.Request, x *exchange, res quota.Reservation, u provider.Usage) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+// settle records the real usage; its context outlives ctx (the caller's or
+// the upstream call's), since a caller that went away still used what it
+// used.
+func (s *Server) settle(ctx context.Context, x *exchange, res quota.Reservation, u provider.Usage) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	e, err := s.limiter.SettleUsage(ctx, res, quota.TokenUsage{
 		Prompt: u.PromptTokens, Completion: u.CompletionTokens, Cached: u.CacheReadTokens, CacheWrite: u.CacheWriteTokens,
@@ -441,15 +426,15 @@ func (s *Server) settle(r *http.Request, x *exchange, res quota.Reservation, u p
 // at most every half reservation TTL). A reservation that lapsed anyway is
 // settled late, its usage recorded all the same; a failure to extend is
 // logged, not fatal.
-func (s *Server) keepAlive(r *http.Request, x *exchange, res *quota.Reservation) {
-	if err := s.limiter.KeepAlive(r.Context(), res); err != nil && r.Context().Err() == nil {
-		s.log.WarnContext(r.Context(), "aiapi: keep reservation", "request_id", x.id, "error", err)
+func (s *Server) keepAlive(ctx context.Context, x *exchange, res *quota.Reservation) {
+	if err := s.limiter.KeepAlive(ctx, res); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "aiapi: keep reservation", "request_id", x.id, "error", err)
 	}
 }
 
 // release gives the reservation back after a failure that produced nothing.
-func (s *Server) release(r *http.Request, x *exchange, res quota.Reservation) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+func (s *Server) release(ctx context.Context, x *exchange, res quota.Reservation) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.limiter.Release(ctx, res); err != nil {
 		// The reservation stays pending until it expires: budget is held,
@@ -463,21 +448,36 @@ func (s *Server) release(r *http.Request, x *exchange, res quota.Reservation) {
 var errUpstreamTimeout = errors.New("aiapi: upstream timeout")
 
 // upstreamContext bounds an upstream call by the provider's timeout.
-func (s *Server) upstreamContext(r *http.Request, rt route) (context.Context, context.CancelFunc) {
+func (s *Server) upstreamContext(ctx context.Context, rt route) (context.Context, context.CancelFunc) {
 	d, ok := s.timeouts[rt.Provider]
 	if !ok {
-		d = s.cfg.UpstreamTimeout
+		d = s.cfg.UpstreamTimeout.Std()
 	}
-	return context.WithTimeoutCause(r.Context(), d, errUpstreamTimeout)
+	return upstreamContext(ctx, d)
 }
 
-// failure classifies an upstream call's error: the status, type, code and
-// message for the caller (status 499 when the caller went away first).
-func failure(r *http.Request, ctx context.Context, err error) (status int, typ, code, msg string) {
+// upstreamContext is the context of an upstream call: the request's, ended
+// after d with errUpstreamTimeout as its cause, so that an upstream that ran
+// out of time and a caller that went away are told apart (callerGone).
+func upstreamContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, errUpstreamTimeout)
+}
+
+// callerGone reports whether the request behind ctx, an upstream call's
+// context (upstreamContext), ended before the call's own timeout: the
+// caller went away (or the runtime's deadline passed).
+func callerGone(ctx context.Context) bool {
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), errUpstreamTimeout)
+}
+
+// failure classifies the error of an upstream call made with ctx
+// (upstreamContext): the status, type, code and message for the caller
+// (status 499 when the caller went away first).
+func failure(ctx context.Context, err error) (status int, typ, code, msg string) {
 	var pe *provider.Error
 	isPE := errors.As(err, &pe)
 	switch {
-	case r.Context().Err() != nil:
+	case callerGone(ctx):
 		return 499, "", "", "the client closed the request"
 	case errors.Is(context.Cause(ctx), errUpstreamTimeout) || isPE && pe.Kind == provider.Timeout:
 		return http.StatusGatewayTimeout, typeServer, codeUpstreamTimeout, "The model did not answer in time."

@@ -3,6 +3,7 @@ package aiapi_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,9 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -30,6 +33,9 @@ func newServer(t *testing.T, cfg aiapi.Config) *aiapi.Server {
 		cfg.Ledger = st
 	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Registry == nil {
+		cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
+	}
 	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +150,9 @@ func TestConfigurationIsChecked(t *testing.T) {
 		"empty key variable": func(c *aiapi.Config) {
 			c.Providers["x"] = aiapi.ProviderConfig{Type: "openai", BaseURL: "http://127.0.0.1:1/v1", APIKeyEnv: "AIGATE_TEST_UNSET_KEY"}
 		},
-		"timeout past the reservation": func(c *aiapi.Config) { c.UpstreamTimeout, c.ReservationTTL = time.Hour, time.Minute },
+		"timeout past the reservation": func(c *aiapi.Config) {
+			c.UpstreamTimeout, c.ReservationTTL = duration.Duration(time.Hour), duration.Duration(time.Minute)
+		},
 		"bad cap field": func(c *aiapi.Config) {
 			c.Providers["x"] = aiapi.ProviderConfig{Type: "openai", BaseURL: "http://127.0.0.1:1/v1", MaxTokensField: "limit"}
 		},
@@ -152,6 +160,7 @@ func TestConfigurationIsChecked(t *testing.T) {
 		cfg := aiapi.DefaultConfig()
 		cfg.Ledger = st
 		change(&cfg)
+		cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 		if _, err := aiapi.New(t.Context(), cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		} else if !strings.HasPrefix(err.Error(), "aiapi: ") {
@@ -159,7 +168,7 @@ func TestConfigurationIsChecked(t *testing.T) {
 		}
 	}
 	// The zero Config (but the ledger) works: the echo model.
-	if _, err := aiapi.New(t.Context(), aiapi.Config{Ledger: st}); err != nil {
+	if _, err := aiapi.New(t.Context(), aiapi.Config{Ledger: st, Registry: builtin.Registry()}); err != nil {
 		t.Errorf("zero Config: %v", err)
 	}
 }
@@ -196,7 +205,7 @@ upstreamTimeout: 90s
 			t.Fatal(err)
 		}
 		cfg = cfg.WithOpenAI(aiapi.OpenAIUpstream{BaseURL: "http://127.0.0.1:11434/v1"})
-		if cfg.DefaultMaxTokens != 1024 || cfg.UpstreamTimeout != 90*time.Second || cfg.Providers["bedrock"].Region != "eu-west-1" ||
+		if cfg.DefaultMaxTokens != 1024 || cfg.UpstreamTimeout.Std() != 90*time.Second || cfg.Providers["bedrock"].Region != "eu-west-1" ||
 			len(cfg.Models) != 2 || cfg.Providers["openai"].APIKeyEnv != "" {
 			t.Errorf("cfg = %+v", cfg)
 		}
@@ -231,8 +240,87 @@ func TestExampleConfigurationLoads(t *testing.T) {
 	}
 	cfg = cfg.WithOpenAI(aiapi.OpenAIUpstream{APIKeyEnv: "OPENAI_API_KEY"})
 	if len(cfg.Models) != 5 || cfg.Providers["ollama"].BaseURL != "http://127.0.0.1:11434/v1" ||
-		cfg.ReservationTTL != 15*time.Minute || cfg.KeyStatusTTL != time.Second {
+		cfg.ReservationTTL.Std() != 15*time.Minute || cfg.KeyStatusTTL.Std() != time.Second {
 		t.Errorf("cfg = %+v", cfg)
 	}
 	newServer(t, cfg)
+}
+
+// The AI API reads no environment: an upstream's key comes from
+// Config.LookupSecret, by the name apiKeyEnv gives, and only from there.
+func TestUpstreamKeysComeFromLookupSecretNotTheEnvironment(t *testing.T) {
+	got := make(chan string, 4)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	defer up.Close()
+	t.Setenv("AIGATE_TEST_UPSTREAM_KEY", "sk-from-the-environment")
+	config := func() aiapi.Config {
+		cfg := aiapi.DefaultConfig()
+		cfg.Providers["up"] = aiapi.ProviderConfig{Type: aiapi.ProviderOpenAI, BaseURL: up.URL + "/v1", APIKeyEnv: "AIGATE_TEST_UPSTREAM_KEY"}
+		cfg.Models = append(cfg.Models, aiapi.ModelRoute{Name: "m", Provider: "up"})
+		cfg.Registry = builtin.Registry()
+		return cfg
+	}
+
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "aigate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config()
+	cfg.Ledger = st
+	if _, err := aiapi.New(t.Context(), cfg); err == nil || !strings.HasPrefix(err.Error(), "aiapi: providers.up: ") {
+		t.Errorf("without LookupSecret: New = %v, want an error naming the provider", err)
+	} else if strings.Contains(err.Error(), "sk-from") {
+		t.Errorf("error %q shows the key", err)
+	}
+
+	cfg = config()
+	cfg.LookupSecret = func(name string) (string, bool) {
+		if name == "AIGATE_TEST_UPSTREAM_KEY" {
+			return "sk-looked-up", true
+		}
+		return "", false
+	}
+	srv := newServer(t, cfg)
+	if rec := serve(srv, caller(), "POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`); rec.Code != 200 {
+		t.Fatalf("status = %d %s", rec.Code, rec.Body)
+	}
+	if len(got) != 1 {
+		t.Fatalf("upstream called %d times, want 1", len(got))
+	}
+	if a := <-got; a != "Bearer sk-looked-up" {
+		t.Errorf("upstream got Authorization %q, want the looked-up key", a)
+	}
+}
+
+// The configuration's durations are package duration's: Go duration text
+// in YAML and in JSON, and a bad one is an error naming its field.
+func TestConfigDurationsParseAndNameTheirField(t *testing.T) {
+	for _, doc := range []string{
+		"upstreamTimeout: 30s\nreservationTtl: 1h30m\nexpireInterval: 1m\nstreamWriteTimeout: 0s\nkeyStatusTtl: 500ms\nproviders: {p: {type: echo, timeout: 30s}}\n",
+		`{"upstreamTimeout": "30s", "reservationTtl": "1h30m", "expireInterval": "1m", "streamWriteTimeout": "0", "keyStatusTtl": "500ms", "providers": {"p": {"type": "echo", "timeout": "30s"}}}`,
+	} {
+		cfg, err := aiapi.ParseConfig([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		if cfg.UpstreamTimeout.Std() != 30*time.Second || cfg.ReservationTTL.Std() != 90*time.Minute || cfg.ExpireInterval.Std() != time.Minute ||
+			cfg.StreamWriteTimeout != 0 || cfg.KeyStatusTTL.Std() != 500*time.Millisecond || cfg.Providers["p"].Timeout.Std() != 30*time.Second {
+			t.Errorf("%s: %+v", doc, cfg)
+		}
+	}
+	for field, doc := range map[string]string{
+		"upstreamTimeout":     "upstreamTimeout: soon",
+		"reservationTtl":      "reservationTtl: 30", // a bare number has no unit
+		"keyStatusTtl":        `{"keyStatusTtl": "1 s"}`,
+		"providers.p.timeout": "providers: {p: {type: echo, timeout: forever}}",
+	} {
+		if _, err := aiapi.ParseConfig([]byte(doc)); err == nil || !strings.HasPrefix(err.Error(), "aiapi: "+field+": ") {
+			t.Errorf("%s: %v, want an error naming %s", doc, err, field)
+		}
+	}
 }

@@ -198,7 +198,7 @@ func TestConfigDurationsReadGoDurations(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Authorizer.KeyCacheTTL.Std() != 90*time.Second || cfg.JWT.Leeway.Std() != 45*time.Second ||
-		cfg.JWT.RefreshInterval.Std() != 2*time.Minute || cfg.HTTP.ReadTimeout != time.Minute {
+		cfg.JWT.RefreshInterval.Std() != 2*time.Minute || cfg.HTTP.ReadTimeout.Std() != time.Minute {
 		t.Fatalf("decoded %+v %+v %+v", cfg.Authorizer, cfg.JWT, cfg.HTTP)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/aigate/aigate/duration"
 )
 
 // Limits bound what one client connection may hold of `aigate serve`
@@ -17,22 +19,22 @@ import (
 type Limits struct {
 	// ReadHeaderTimeout bounds reading a request line and its headers,
 	// from the request's first byte. Default 10s.
-	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout,omitempty"`
+	ReadHeaderTimeout duration.Duration `yaml:"readHeaderTimeout,omitempty"`
 	// ReadTimeout bounds reading a whole request, body included. A body
 	// that stalls past it is answered (the AI API's 400, the gateway's own
 	// answer) and the connection closed. Net/http lifts the deadline once
 	// the body is read, so it does not bound the answer. Default 60s.
-	ReadTimeout time.Duration `yaml:"readTimeout,omitempty"`
+	ReadTimeout duration.Duration `yaml:"readTimeout,omitempty"`
 	// WriteTimeout bounds writing one response, from its first byte: a
 	// client that stops reading loses the connection. It does not count the
 	// time a handler waits for an upstream before answering. A streaming
 	// handler extends it before each write
 	// (http.ResponseController.SetWriteDeadline), so a long stream is
 	// bounded per write, not as a whole. Default 120s.
-	WriteTimeout time.Duration `yaml:"writeTimeout,omitempty"`
+	WriteTimeout duration.Duration `yaml:"writeTimeout,omitempty"`
 	// IdleTimeout closes a keep-alive connection that sends no new request.
 	// Default 120s.
-	IdleTimeout time.Duration `yaml:"idleTimeout,omitempty"`
+	IdleTimeout duration.Duration `yaml:"idleTimeout,omitempty"`
 	// MaxConnections bounds the connections open at once. One more is
 	// answered 503 and closed at once (a client that already sent its
 	// request may see a reset instead), so the process never runs out of
@@ -43,10 +45,10 @@ type Limits struct {
 // DefaultLimits are the limits of a config that sets none.
 func DefaultLimits() Limits {
 	return Limits{
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      120 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: duration.Duration(10 * time.Second),
+		ReadTimeout:       duration.Duration(60 * time.Second),
+		WriteTimeout:      duration.Duration(120 * time.Second),
+		IdleTimeout:       duration.Duration(120 * time.Second),
 		MaxConnections:    4096,
 	}
 }
@@ -54,7 +56,7 @@ func DefaultLimits() Limits {
 // WithDefaults returns l with its zero fields set to DefaultLimits.
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
-	for _, f := range []struct{ v, def *time.Duration }{
+	for _, f := range []struct{ v, def *duration.Duration }{
 		{&l.ReadHeaderTimeout, &d.ReadHeaderTimeout},
 		{&l.ReadTimeout, &d.ReadTimeout},
 		{&l.WriteTimeout, &d.WriteTimeout},
@@ -74,7 +76,7 @@ func (l Limits) WithDefaults() Limits {
 func (l Limits) validate(path string) error {
 	for _, f := range []struct {
 		name string
-		v    time.Duration
+		v    duration.Duration
 	}{
 		{"readHeaderTimeout", l.ReadHeaderTimeout},
 		{"readTimeout", l.ReadTimeout},
@@ -96,13 +98,13 @@ func (l Limits) validate(path string) error {
 func (l Limits) HTTPServer(h http.Handler) *http.Server {
 	l = l.WithDefaults()
 	return &http.Server{
-		Handler:           writeDeadlines(h, l.WriteTimeout),
-		ReadHeaderTimeout: l.ReadHeaderTimeout,
-		ReadTimeout:       l.ReadTimeout,
+		Handler:           writeDeadlines(h, l.WriteTimeout.Std()),
+		ReadHeaderTimeout: l.ReadHeaderTimeout.Std(),
+		ReadTimeout:       l.ReadTimeout.Std(),
 		// Covers what net/http writes before a handler runs (its own 400s,
 		// 431s); writeDeadlines takes over inside handlers.
-		WriteTimeout: l.WriteTimeout,
-		IdleTimeout:  l.IdleTimeout,
+		WriteTimeout: l.WriteTimeout.Std(),
+		IdleTimeout:  l.IdleTimeout.Std(),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/server"
 	"github.com/aigate/aigate/setup"
 )
@@ -61,7 +62,7 @@ http: ` + httpSection + "\n"))
 		Logger:   slog.New(slog.DiscardHandler),
 		// FromGateway is what the AI API sits behind: the paced handler
 		// gets the response writer through the same wrappers.
-		Handlers: map[string]http.Handler{"paced": server.FromGateway(paced{cfg.HTTP.WithDefaults().WriteTimeout})},
+		Handlers: map[string]http.Handler{"paced": server.FromGateway(paced{cfg.HTTP.WithDefaults().WriteTimeout.Std()})},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +325,7 @@ func TestLimitsConfigRefusesNegativeValuesNamingTheField(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := server.DefaultLimits()
-	want.ReadTimeout = 5 * time.Second
+	want.ReadTimeout = duration.Duration(5 * time.Second)
 	if got := cfg.HTTP.WithDefaults(); got != want {
 		t.Fatalf("limits %+v, want %+v", got, want)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/console"
@@ -43,6 +44,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics registers Prometheus metrics. Nil: none.
 	Metrics prometheus.Registerer
+	// LookupSecret resolves the variables the AI API's providers name in
+	// apiKeyEnv (aiapi.Config.LookupSecret); `aigate serve` passes
+	// os.LookupEnv. Nil: a provider with an apiKeyEnv is an error.
+	LookupSecret func(name string) (string, bool)
 	// Functions are in-process Lambda functions that the config may name
 	// beside the built-in ones, for programs that embed aigate. Each must
 	// be safe for concurrent use (see gateway.Options.FunctionConcurrency).
@@ -104,6 +109,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	ac = ac.WithOpenAI(aiapi.OpenAIUpstream(opts.Settings.OpenAI))
 	ac.Ledger, ac.Keys, ac.Tenants, ac.Logger, ac.Metrics = s.store, s.store, s.store, logger, opts.Metrics
+	ac.Registry, ac.LookupSecret = builtin.Registry(), opts.LookupSecret
 	prices, err := cfg.Pricing.Entries() // checked by Validate
 	if err != nil {
 		return nil, err

@@ -280,7 +280,7 @@ func TestRevokedKeyIsRefusedWithinASecondDespiteTheCachedAllow(t *testing.T) {
 	if _, err := s.Keys.Revoke(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	s.Clock.Advance(aiapi.DefaultKeyStatusTTL)
+	s.Clock.Advance(aiapi.DefaultKeyStatusTTL.Std())
 	_, err := c.Chat.Completions.New(t.Context(), chatParams("echo", "hi"))
 	e := asAPIError(t, err, http.StatusUnauthorized)
 	// OpenAI's shape, not the gateway's {"message":"Unauthorized"}: the

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
@@ -60,6 +62,7 @@ func TestACallerWhoHangsUpIsChargedThePromptOnEveryEndpoint(t *testing.T) {
 	s := newStack(t, aiapi.DefaultConfig())
 	cfg := withUpstream(t, u, 0)
 	cfg.Ledger, cfg.Keys, cfg.Logger = s.Store, s.Store, slog.New(slog.DiscardHandler)
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,9 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
 )
@@ -67,7 +70,7 @@ func (u *upstream) lastPath() string {
 func withUpstream(t *testing.T, u *upstream, timeout time.Duration) aiapi.Config {
 	t.Setenv("TEST_UPSTREAM_KEY", "sk-upstream-secret")
 	cfg := aiapi.DefaultConfig()
-	cfg.Providers["up"] = aiapi.ProviderConfig{Type: aiapi.ProviderOpenAI, BaseURL: u.URL + "/v1", APIKeyEnv: "TEST_UPSTREAM_KEY", Timeout: timeout}
+	cfg.Providers["up"] = aiapi.ProviderConfig{Type: aiapi.ProviderOpenAI, BaseURL: u.URL + "/v1", APIKeyEnv: "TEST_UPSTREAM_KEY", Timeout: duration.Duration(timeout)}
 	cfg.Models = append(cfg.Models, aiapi.ModelRoute{Name: "up", Provider: "up", UpstreamModel: "up-internal"})
 	return cfg
 }
@@ -170,6 +173,7 @@ func TestAnAnswerThatCannotBeSettledIsNotGiven(t *testing.T) {
 	s := newStack(t, aiapi.DefaultConfig())
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.Logger = failingSettle{s.Store}, slog.New(slog.DiscardHandler)
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -246,8 +250,9 @@ func TestServerReleasesExpiredReservationsAtStartAndPeriodically(t *testing.T) {
 	}
 	released := make(chan int, 100)
 	cfg := aiapi.DefaultConfig()
-	cfg.Ledger, cfg.ExpireInterval = countingExpiry{s.Store, released}, 20*time.Millisecond
+	cfg.Ledger, cfg.ExpireInterval = countingExpiry{s.Store, released}, duration.Duration(20*time.Millisecond)
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ func TestRotatedSecretIsRefusedDespiteTheCachedAllow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Clock.Advance(aiapi.DefaultKeyStatusTTL)
+			s.Clock.Advance(aiapi.DefaultKeyStatusTTL.Std())
 			if tc.grace > 0 {
 				if _, err := old.Chat.Completions.New(t.Context(), chatParams("echo", "hi")); err != nil {
 					t.Fatalf("old secret during the grace: %v", err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/keys"
@@ -68,6 +70,7 @@ func newStack(t testing.TB, cfg aiapi.Config) *stack {
 	if cfg.Logger == nil {
 		cfg.Logger = quiet
 	}
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	if s.Server, err = aiapi.New(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
 )
@@ -25,7 +26,7 @@ import (
 // stream ends and what was produced is settled.
 func TestStalledReaderIsCutAndSettledToWhatWasSent(t *testing.T) {
 	cfg := aiapi.DefaultConfig()
-	cfg.StreamWriteTimeout = 300 * time.Millisecond
+	cfg.StreamWriteTimeout = duration.Duration(300 * time.Millisecond)
 	cfg.MaxRequestBytes = 32 << 20
 	s := newStack(t, cfg)
 	id, secret := s.key(t, keys.Spec{})
@@ -113,8 +114,8 @@ func TestStreamCutAtAnyEventIsChargedForItsOutput(t *testing.T) {
 // one (security review: a reservation expired under a running stream).
 func TestRunningStreamKeepsItsReservation(t *testing.T) {
 	cfg := aiapi.DefaultConfig()
-	cfg.UpstreamTimeout = time.Minute
-	cfg.ReservationTTL = 10 * time.Minute
+	cfg.UpstreamTimeout = duration.Duration(time.Minute)
+	cfg.ReservationTTL = duration.Duration(10 * time.Minute)
 	s := newStack(t, cfg)
 	id, secret := s.key(t, keys.Spec{})
 	c := s.client(secret)

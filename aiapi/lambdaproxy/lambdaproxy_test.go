@@ -20,6 +20,7 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/lambdaproxy"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -181,6 +182,7 @@ func aiServer(t *testing.T) *aiapi.Server {
 	t.Cleanup(func() { st.Close() })
 	cfg := aiapi.DefaultConfig()
 	cfg.Ledger, cfg.Logger = st, slog.New(slog.DiscardHandler)
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

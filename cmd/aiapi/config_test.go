@@ -22,9 +22,11 @@ func TestConfigFromEnv(t *testing.T) {
 				return c.Providers["openai"].APIKeyEnv == "OPENAI_API_KEY" && c.Models[len(c.Models)-1].Name == "*"
 			}},
 		{name: "YAML in the environment", inline: "defaultMaxTokens: 1024\nupstreamTimeout: 90s\n",
-			check: func(c aiapi.Config) bool { return c.DefaultMaxTokens == 1024 && c.UpstreamTimeout == 90*time.Second }},
+			check: func(c aiapi.Config) bool {
+				return c.DefaultMaxTokens == 1024 && c.UpstreamTimeout.Std() == 90*time.Second
+			}},
 		{name: "a file", file: filepath.Join("..", "..", "aiapi", "testdata", "config.yaml"),
-			check: func(c aiapi.Config) bool { return len(c.Models) == 5 && c.KeyStatusTTL == time.Second }},
+			check: func(c aiapi.Config) bool { return len(c.Models) == 5 && c.KeyStatusTTL.Std() == time.Second }},
 		{name: "inline and file", inline: "models: []", file: "x.yaml", wantErr: "not both"},
 		{name: "unknown fields are errors", inline: "modelz: []", wantErr: "modelz"},
 		{name: "prices", pricing: `[{"model":"echo","input":"2","output":"4"}]`, check: func(c aiapi.Config) bool {

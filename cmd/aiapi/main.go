@@ -19,6 +19,7 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/lambdaproxy"
+	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/setup"
 )
 
@@ -59,6 +60,7 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*lambdaproxy.Handler,
 		return nil, nil, err
 	}
 	cfg.Ledger, cfg.Keys, cfg.Tenants, cfg.Logger = st, st, st, logger
+	cfg.Registry, cfg.LookupSecret = builtin.Registry(), os.LookupEnv
 	srv, err := aiapi.New(ctx, cfg)
 	if err != nil {
 		st.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/server"
 	"github.com/aigate/aigate/setup"
@@ -73,6 +74,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IssuerURL: server.IssuerURLFor(ln.Addr().String()),
 		Logger:    logger,
 		Metrics:   registererOrNil(reg),
+		// The upstreams' keys are read here, by the command, never by
+		// the libraries.
+		LookupSecret: os.LookupEnv,
 	})
 	if err != nil {
 		return err
@@ -137,19 +141,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // limitFlags registers the flags that override the config's http section
 // (server.Limits), with the defaults shown in --help.
 func limitFlags(fs *flag.FlagSet) *server.Limits {
-	d, l := server.DefaultLimits(), &server.Limits{}
-	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", d.ReadHeaderTimeout, "time to read a request's headers (config http.readHeaderTimeout)")
-	fs.DurationVar(&l.ReadTimeout, "read-timeout", d.ReadTimeout, "time to read a whole request, body included (config http.readTimeout)")
-	fs.DurationVar(&l.WriteTimeout, "write-timeout", d.WriteTimeout, "time to write a response from its first byte; streams extend it per event (config http.writeTimeout)")
-	fs.DurationVar(&l.IdleTimeout, "idle-timeout", d.IdleTimeout, "time a keep-alive connection may wait for its next request (config http.idleTimeout)")
-	fs.IntVar(&l.MaxConnections, "max-connections", d.MaxConnections, "connections open at once; more are answered 503 (config http.maxConnections)")
-	return l
+	l := server.DefaultLimits() // the defaults --help shows
+	fs.Var(&l.ReadHeaderTimeout, "read-header-timeout", "time to read a request's headers (config http.readHeaderTimeout)")
+	fs.Var(&l.ReadTimeout, "read-timeout", "time to read a whole request, body included (config http.readTimeout)")
+	fs.Var(&l.WriteTimeout, "write-timeout", "time to write a response from its first byte; streams extend it per event (config http.writeTimeout)")
+	fs.Var(&l.IdleTimeout, "idle-timeout", "time a keep-alive connection may wait for its next request (config http.idleTimeout)")
+	fs.IntVar(&l.MaxConnections, "max-connections", l.MaxConnections, "connections open at once; more are answered 503 (config http.maxConnections)")
+	return &l
 }
 
 // applyLimitFlags returns cfg with the limit flags given on the command
 // line in its place, and the defaults for what neither sets.
 func applyLimitFlags(fs *flag.FlagSet, flags *server.Limits, cfg server.Limits) (server.Limits, error) {
-	durations := map[string][2]*time.Duration{
+	durations := map[string][2]*duration.Duration{
 		"read-header-timeout": {&flags.ReadHeaderTimeout, &cfg.ReadHeaderTimeout},
 		"read-timeout":        {&flags.ReadTimeout, &cfg.ReadTimeout},
 		"write-timeout":       {&flags.WriteTimeout, &cfg.WriteTimeout},
