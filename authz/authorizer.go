@@ -12,6 +12,7 @@ import (
 
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/internal/ttlcache"
+	"github.com/aigate/aigate/record"
 )
 
 // Outcome is the kind of a decision.
@@ -45,7 +46,7 @@ func (o Outcome) String() string {
 // included): a caller may change it without changing anyone else's.
 type Decision struct {
 	Outcome   Outcome
-	Principal *Principal // nil when Unauthorized
+	Principal *record.Principal // nil when Unauthorized
 	// Scope lists route patterns relative to an API stage, "VERB/path" with
 	// IAM wildcards (e.g. "GET/v1/models/*"). apigw turns them into
 	// resource ARNs anchored at the event's API and stage.
@@ -58,15 +59,15 @@ type Decision struct {
 }
 
 // KeyStore is what the authorizer needs from a store: a lookup by key id.
-// It returns an error wrapping ErrNotFound for an unknown id.
+// It returns an error wrapping record.ErrNotFound for an unknown id.
 type KeyStore interface {
-	GetKey(ctx context.Context, id string) (*Key, error)
+	GetKey(ctx context.Context, id string) (*record.Key, error)
 }
 
 // KeyUpdater is implemented by stores that let the authorizer record that a
 // key expired on use. Optional: without it the expiry is only enforced.
 type KeyUpdater interface {
-	UpdateKey(ctx context.Context, k *Key, ev AuditEvent) error
+	UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error
 }
 
 // DefaultRoutes returns the scope of an allowed principal when Config.Routes
@@ -205,7 +206,7 @@ func (a *Authorizer) decideAPIKey(ctx context.Context, credential string) (Decis
 		return withReason(unauthorized, "api keys not enabled"), nil
 	}
 	entry, err := a.lookup(ctx, k.ID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, record.ErrNotFound) {
 		return withReason(unauthorized, "unknown api key"), nil
 	}
 	if err != nil {
@@ -218,11 +219,11 @@ func (a *Authorizer) decideAPIKey(ctx context.Context, credential string) (Decis
 		return withReason(unauthorized, "wrong secret"), nil
 	}
 	switch {
-	case key.Status == StatusRevoked:
+	case key.Status == record.StatusRevoked:
 		return withReason(unauthorized, "revoked api key"), nil
-	case key.Status == StatusExpired:
+	case key.Status == record.StatusExpired:
 		return withReason(unauthorized, "expired api key"), nil
-	case key.Status != StatusActive:
+	case key.Status != record.StatusActive:
 		return Decision{}, fmt.Errorf("authz: key %s has unknown status %q", key.ID, key.Status)
 	case key.Expired(now):
 		a.recordExpired(ctx, key, now)
@@ -253,7 +254,7 @@ func (d Decision) clone() Decision {
 // secretMatches checks the current secret and, during a rotation's grace
 // period, the previous one; previous says which matched. Both comparisons
 // are constant-time.
-func (a *Authorizer) secretMatches(key *Key, k apikey.Key, now time.Time) (matched, previous bool) {
+func (a *Authorizer) secretMatches(key *record.Key, k apikey.Key, now time.Time) (matched, previous bool) {
 	if a.cfg.Hasher.Verify(k, key.SecretHash) {
 		return true, false
 	}
@@ -265,17 +266,17 @@ func (a *Authorizer) secretMatches(key *Key, k apikey.Key, now time.Time) (match
 // recordExpired marks the key expired with an audit event, once: later uses
 // see StatusExpired. A failure is logged, not returned: the caller is
 // refused either way.
-func (a *Authorizer) recordExpired(ctx context.Context, key *Key, now time.Time) {
+func (a *Authorizer) recordExpired(ctx context.Context, key *record.Key, now time.Time) {
 	up, ok := a.cfg.Keys.(KeyUpdater)
 	if !ok {
 		return
 	}
 	next := *key
-	next.Status = StatusExpired
+	next.Status = record.StatusExpired
 	next.UpdatedAt = now
 	next.Version++
-	ev := AuditEvent{KeyID: key.ID, Action: ActionExpired, Actor: a.cfg.Actor, At: now, Detail: "presented after expiry"}
-	if err := up.UpdateKey(ctx, &next, ev); err != nil && !errors.Is(err, ErrConflict) {
+	ev := record.AuditEvent{KeyID: key.ID, Action: record.ActionExpired, Actor: a.cfg.Actor, At: now, Detail: "presented after expiry"}
+	if err := up.UpdateKey(ctx, &next, ev); err != nil && !errors.Is(err, record.ErrConflict) {
 		a.cfg.Logger.WarnContext(ctx, "authz: record key expiry", "key_id", key.ID, "error", err)
 	}
 	if a.cache != nil {
@@ -290,7 +291,7 @@ func (a *Authorizer) recordExpired(ctx context.Context, key *Key, now time.Time)
 // Shared by every caller of the cache, it is never written after lookup
 // builds it.
 type cachedKey struct {
-	key      *Key
+	key      *record.Key
 	decision Decision
 	previous Decision // zero when the key has no previous secret
 }
@@ -327,7 +328,7 @@ func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) 
 // A principal holding a pattern that is not a model name (CheckModelPattern)
 // is denied as well: its grant cannot be carried to the AI API, or into a
 // per-model scope, one way only.
-func (a *Authorizer) decideFor(p *Principal, ctxMap map[string]any) Decision {
+func (a *Authorizer) decideFor(p *record.Principal, ctxMap map[string]any) Decision {
 	if len(p.Models) == 0 {
 		return Decision{Outcome: Deny, Principal: p, Context: ctxMap, Reason: "principal may use no model"}
 	}
@@ -339,7 +340,7 @@ func (a *Authorizer) decideFor(p *Principal, ctxMap map[string]any) Decision {
 	return Decision{Outcome: Allow, Principal: p, Scope: a.scopeFor(p), Context: ctxMap}
 }
 
-func (a *Authorizer) scopeFor(p *Principal) []string {
+func (a *Authorizer) scopeFor(p *record.Principal) []string {
 	scope := make([]string, 0, len(a.routes))
 	for _, r := range a.routes {
 		if !strings.Contains(r, ModelPlaceholder) {
@@ -370,12 +371,12 @@ const (
 	CtxUSDPerDay   = "usdMicrosPerDay"
 	CtxUSDPerMonth = "usdMicrosPerMonth"
 	CtxExpiresAt   = "expiresAt"
-	// CtxSecretFingerprint is set for API keys only: SecretFingerprint of
+	// CtxSecretFingerprint is set for API keys only: record.SecretFingerprint of
 	// the stored hash the presented secret matched.
 	CtxSecretFingerprint = "secretFingerprint"
 )
 
-func (a *Authorizer) contextFor(p *Principal) map[string]any {
+func (a *Authorizer) contextFor(p *record.Principal) map[string]any {
 	var exp int64
 	if !p.ExpiresAt.IsZero() {
 		exp = p.ExpiresAt.Unix()
@@ -404,10 +405,10 @@ func (a *Authorizer) contextFor(p *Principal) map[string]any {
 // secretContext is an API key's context: the principal's, plus the
 // fingerprint of the secret hash that the presented secret matched, which
 // the AI API compares with the key's current secrets (see
-// SecretFingerprint).
-func (a *Authorizer) secretContext(p *Principal, hash []byte) map[string]any {
+// record.SecretFingerprint).
+func (a *Authorizer) secretContext(p *record.Principal, hash []byte) map[string]any {
 	m := a.contextFor(p)
-	m[CtxSecretFingerprint] = SecretFingerprint(hash)
+	m[CtxSecretFingerprint] = record.SecretFingerprint(hash)
 	return m
 }
 

@@ -3,6 +3,8 @@ package authz
 import (
 	"context"
 	"errors"
+
+	"github.com/aigate/aigate/record"
 )
 
 // ErrInvalidCredential marks a credential that proves nothing: absent,
@@ -16,5 +18,5 @@ var ErrInvalidCredential = errors.New("authz: invalid credential")
 // verify, and any other error only when they cannot decide (an identity
 // provider outage with no cached keys).
 type TokenVerifier interface {
-	VerifyToken(ctx context.Context, token string) (*Principal, error)
+	VerifyToken(ctx context.Context, token string) (*record.Principal, error)
 }

@@ -1,6 +1,8 @@
-// Package store defines what aigate persists and the interface every backend
-// implements: API keys with their audit history. Backends live in
-// subpackages (store/sqlite, store/dynamodb) and all pass storetest.Run.
+// Package store defines the interface every backend implements: API keys
+// with their audit history (the model is package record's), tenants, and
+// quota's ledger. Backends live in subpackages (store/sqlite,
+// store/dynamodb) and all pass storetest.Run; every one returns record's
+// errors (record.ErrNotFound, ErrExists, ErrConflict), wrapped.
 // A store never sees a secret: keys arrive with their keyed hashes only.
 package store
 
@@ -12,13 +14,6 @@ import (
 	"github.com/aigate/aigate/quota"
 )
 
-// Errors returned (wrapped) by every backend; test with errors.Is.
-var (
-	ErrNotFound = authz.ErrNotFound
-	ErrExists   = authz.ErrExists
-	ErrConflict = authz.ErrConflict
-)
-
 // ListOptions filters ListKeys. The zero value lists every key.
 type ListOptions struct {
 	Tenant string // only keys of this tenant, when set
@@ -28,15 +23,15 @@ type ListOptions struct {
 // its audit event, so that the history cannot miss a change.
 type Keys interface {
 	// CreateKey stores a new key (Version must be 1) and its "created"
-	// event. ErrExists if the id is taken.
+	// event. record.ErrExists if the id is taken.
 	CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error
-	// GetKey returns the key with that id, or ErrNotFound.
+	// GetKey returns the key with that id, or record.ErrNotFound.
 	GetKey(ctx context.Context, id string) (*authz.Key, error)
 	// ListKeys returns keys ordered by creation time, then id.
 	ListKeys(ctx context.Context, opts ListOptions) ([]*authz.Key, error)
 	// UpdateKey replaces the stored key whose Version is k.Version-1 with k
-	// and appends ev. ErrNotFound if absent, ErrConflict if the stored
-	// version differs (someone else updated it first).
+	// and appends ev. record.ErrNotFound if absent, record.ErrConflict if
+	// the stored version differs (someone else updated it first).
 	UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error
 	// KeyHistory returns the key's audit events, oldest first.
 	KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, error)
@@ -68,10 +63,11 @@ type TenantEvent struct {
 // Tenants persists tenants. Every change is written with its event.
 type Tenants interface {
 	// PutTenant stores t with its event: a new tenant when t.Version is 1
-	// (ErrExists if the name is taken), else it replaces the stored one at
-	// t.Version-1 (ErrNotFound if absent, ErrConflict if changed since).
+	// (record.ErrExists if the name is taken), else it replaces the stored
+	// one at t.Version-1 (record.ErrNotFound if absent, record.ErrConflict
+	// if changed since).
 	PutTenant(ctx context.Context, t *Tenant, ev TenantEvent) error
-	// GetTenant returns the tenant, or ErrNotFound.
+	// GetTenant returns the tenant, or record.ErrNotFound.
 	GetTenant(ctx context.Context, name string) (*Tenant, error)
 	// ListTenants returns every tenant, by name.
 	ListTenants(ctx context.Context) ([]*Tenant, error)

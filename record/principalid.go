@@ -1,4 +1,4 @@
-package authz
+package record
 
 import (
 	"crypto/sha256"
@@ -60,7 +60,7 @@ func SplitPrincipalID(principalID string) (kind Kind, issuer, subject string, ok
 // SecretFingerprint names a stored secret hash without revealing it: the
 // first 8 bytes of SHA-256 over the keyed hash, in hex. The authorizer puts
 // the fingerprint of the secret that matched in the context
-// (CtxSecretFingerprint), so
+// (authz.CtxSecretFingerprint), so
 // that the AI API can tell the current secret from one a rotation replaced
 // while API Gateway still caches the old secret's Allow. It is not the
 // secret nor the hash, and proves nothing by itself: it only selects.
