@@ -10,6 +10,7 @@ import (
 
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/policy"
+	"github.com/aigate/aigate/record"
 )
 
 type authorizerContextKey struct{}
@@ -36,14 +37,14 @@ type caller struct {
 	// "jwt:ISSUER#SUBJECT"): every rate-limit window, reservation and
 	// ledger row is keyed by it, so a key and a JWT never share them.
 	principalID string
-	kind        authz.Kind
+	kind        record.Kind
 	// keyID and secretFingerprint are set for API keys: the key whose
 	// status is re-checked, and which of its secrets the authorizer matched.
 	keyID             string
 	secretFingerprint string
 	tenant            string
 	models            []string // glob patterns
-	limits            authz.Limits
+	limits            record.Limits
 	expiresAt         time.Time // zero: never
 }
 
@@ -57,7 +58,7 @@ func parseCaller(m map[string]string) (*caller, error) {
 		return nil, errNoAuthorizerContext
 	}
 	c := &caller{
-		kind:              authz.Kind(m[authz.CtxKind]),
+		kind:              record.Kind(m[authz.CtxKind]),
 		tenant:            m[authz.CtxTenant],
 		secretFingerprint: m[authz.CtxSecretFingerprint],
 	}
@@ -110,20 +111,20 @@ func (c *caller) setPrincipal(id string) error {
 		return errors.New("aiapi: authorizer context without principalId")
 	}
 	switch c.kind {
-	case authz.KindAPIKey:
+	case record.KindAPIKey:
 		c.principalID = id
-		keyID, ok := authz.KeyIDOf(id)
+		keyID, ok := record.KeyIDOf(id)
 		if !ok {
-			keyID, c.principalID = id, authz.KeyPrincipalID(id)
+			keyID, c.principalID = id, record.KeyPrincipalID(id)
 		}
 		c.keyID = keyID
-	case authz.KindJWT:
+	case record.KindJWT:
 		c.principalID = id
-		if kind, _, _, ok := authz.SplitPrincipalID(id); !ok || kind != authz.KindJWT {
-			c.principalID = authz.JWTPrincipalID("", id)
+		if kind, _, _, ok := record.SplitPrincipalID(id); !ok || kind != record.KindJWT {
+			c.principalID = record.JWTPrincipalID("", id)
 		}
 	default:
-		return fmt.Errorf("aiapi: authorizer context kind %.20q is neither %s nor %s", c.kind, authz.KindAPIKey, authz.KindJWT)
+		return fmt.Errorf("aiapi: authorizer context kind %.20q is neither %s nor %s", c.kind, record.KindAPIKey, record.KindJWT)
 	}
 	return nil
 }

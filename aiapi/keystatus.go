@@ -8,6 +8,7 @@ import (
 
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/internal/ttlcache"
+	"github.com/aigate/aigate/record"
 )
 
 // keyStatusCacheSize bounds the key status cache; past it the least
@@ -29,7 +30,7 @@ type keyStatus struct {
 type keyEntry struct {
 	usable  bool      // active when loaded
 	expires time.Time // the key's expiry; zero: never
-	// current and previous are the fingerprints (authz.SecretFingerprint)
+	// current and previous are the fingerprints (record.SecretFingerprint)
 	// of the key's secret hashes; previous is accepted until
 	// previousUntil, the end of a rotation's grace.
 	current, previous string
@@ -52,14 +53,14 @@ func (k *keyStatus) usable(ctx context.Context, id, fingerprint string) (bool, e
 	if !ok || now.Before(e.loaded) {
 		key, err := k.keys.GetKey(ctx, id)
 		switch {
-		case errors.Is(err, authz.ErrNotFound):
+		case errors.Is(err, record.ErrNotFound):
 			e = keyEntry{loaded: now}
 		case err != nil:
 			return false, fmt.Errorf("aiapi: read status of key %s: %w", id, err)
 		default:
 			e = keyEntry{
-				usable: key.Status == authz.StatusActive, expires: key.ExpiresAt,
-				current: authz.SecretFingerprint(key.SecretHash), previous: authz.SecretFingerprint(key.PreviousSecretHash),
+				usable: key.Status == record.StatusActive, expires: key.ExpiresAt,
+				current: record.SecretFingerprint(key.SecretHash), previous: record.SecretFingerprint(key.PreviousSecretHash),
 				previousUntil: key.PreviousExpiresAt, version: key.Version, loaded: now,
 			}
 		}

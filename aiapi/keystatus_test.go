@@ -6,20 +6,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 // memKeys is a KeyStore over one mutable key.
 type memKeys struct {
 	mu  sync.Mutex
-	key authz.Key
+	key record.Key
 }
 
-func (m *memKeys) GetKey(_ context.Context, id string) (*authz.Key, error) {
+func (m *memKeys) GetKey(_ context.Context, id string) (*record.Key, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if id != m.key.ID {
-		return nil, authz.ErrNotFound
+		return nil, record.ErrNotFound
 	}
 	k := m.key
 	return &k, nil
@@ -43,7 +43,7 @@ func (m *memKeys) rotate(hash []byte, now time.Time, grace time.Duration) {
 func TestRotatedSecretIsRefusedWithinTheStatusTTL(t *testing.T) {
 	const ttl = time.Second
 	oldHash, newHash := []byte("hash of the old secret"), []byte("hash of the new secret")
-	oldFP, newFP := authz.SecretFingerprint(oldHash), authz.SecretFingerprint(newHash)
+	oldFP, newFP := record.SecretFingerprint(oldHash), record.SecretFingerprint(newHash)
 	for _, tc := range []struct {
 		name  string
 		grace time.Duration
@@ -56,7 +56,7 @@ func TestRotatedSecretIsRefusedWithinTheStatusTTL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-			keys := &memKeys{key: authz.Key{ID: "k1", Status: authz.StatusActive, SecretHash: oldHash, Version: 1}}
+			keys := &memKeys{key: record.Key{ID: "k1", Status: record.StatusActive, SecretHash: oldHash, Version: 1}}
 			ks := newKeyStatus(keys, ttl, func() time.Time { return now })
 			check := func(fp string, want bool) {
 				t.Helper()
@@ -83,7 +83,7 @@ func TestRotatedSecretIsRefusedWithinTheStatusTTL(t *testing.T) {
 // secret only.
 func TestContextWithoutFingerprintIsTakenOnlyForAnUnchangedKey(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	keys := &memKeys{key: authz.Key{ID: "k1", Status: authz.StatusActive, SecretHash: []byte("h1"), Version: 1}}
+	keys := &memKeys{key: record.Key{ID: "k1", Status: record.StatusActive, SecretHash: []byte("h1"), Version: 1}}
 	ks := newKeyStatus(keys, time.Second, func() time.Time { return now })
 	if ok, err := ks.usable(context.Background(), "k1", ""); err != nil || !ok {
 		t.Fatalf("unchanged key: %v, %v", ok, err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 func TestChatRequestParsing(t *testing.T) {
@@ -160,8 +161,8 @@ func TestAuthorizerContextParsing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.principalID != "key:k1" || c.keyID != "k1" || c.kind != authz.KindAPIKey || c.tenant != "acme" || len(c.models) != 2 ||
-		c.limits != (authz.Limits{RPM: 60, TPM: 1_000_000}) || c.expiresAt.Unix() != 1900000000 {
+	if c.principalID != "key:k1" || c.keyID != "k1" || c.kind != record.KindAPIKey || c.tenant != "acme" || len(c.models) != 2 ||
+		c.limits != (record.Limits{RPM: 60, TPM: 1_000_000}) || c.expiresAt.Unix() != 1900000000 {
 		t.Errorf("caller = %+v", c)
 	}
 	if !c.mayUse("gpt-4o-mini") || !c.mayUse("echo") || c.mayUse("echo2") {

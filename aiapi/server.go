@@ -18,10 +18,10 @@ import (
 
 	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/policy"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // Server is the AI API: an http.Handler serving /v1/chat/completions,
@@ -259,7 +259,7 @@ func allow(w http.ResponseWriter, r *http.Request, method string) bool {
 func (s *Server) keyUsable(w http.ResponseWriter, r *http.Request, x *exchange) bool {
 	c := x.caller
 	ok := c.expiresAt.IsZero() || s.cfg.Now().Before(c.expiresAt)
-	if ok && s.keys != nil && c.kind == authz.KindAPIKey {
+	if ok && s.keys != nil && c.kind == record.KindAPIKey {
 		var err error
 		if ok, err = s.keys.usable(r.Context(), c.keyID, c.secretFingerprint); err != nil {
 			x.err = err

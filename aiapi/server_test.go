@@ -19,6 +19,7 @@ import (
 	"github.com/aigate/aigate/aiapi/provider/builtin"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/duration"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -117,7 +118,7 @@ func TestPathsAreServedUnderAnyPrefix(t *testing.T) {
 
 type failingKeys struct{}
 
-func (failingKeys) GetKey(context.Context, string) (*authz.Key, error) {
+func (failingKeys) GetKey(context.Context, string) (*record.Key, error) {
 	return nil, errors.New("store down")
 }
 

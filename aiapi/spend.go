@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -39,13 +39,13 @@ type tenantLimits struct {
 }
 
 type tenantEntry struct {
-	limits *authz.Limits // nil: no such tenant
+	limits *record.Limits // nil: no such tenant
 	loaded time.Time
 }
 
 // get returns the tenant's limits, nil when it is not defined (nothing is
 // counted for it then), or an error, on which the caller fails closed.
-func (t *tenantLimits) get(ctx context.Context, name string) (*authz.Limits, error) {
+func (t *tenantLimits) get(ctx context.Context, name string) (*record.Limits, error) {
 	if t == nil || name == "" {
 		return nil, nil
 	}
@@ -58,7 +58,7 @@ func (t *tenantLimits) get(ctx context.Context, name string) (*authz.Limits, err
 	}
 	tn, err := t.tenants.GetTenant(ctx, name)
 	switch {
-	case errors.Is(err, authz.ErrNotFound):
+	case errors.Is(err, record.ErrNotFound):
 		e = tenantEntry{loaded: now}
 	case err != nil:
 		return nil, fmt.Errorf("aiapi: read tenant %q: %w", name, err)
@@ -93,7 +93,7 @@ type spend struct {
 	price        pricing.Price
 	unpriced     bool
 	bound        pricing.Micros
-	tenantLimits *authz.Limits
+	tenantLimits *record.Limits
 }
 
 // spendOf prices a request of at most total tokens, output of them output

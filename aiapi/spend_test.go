@@ -14,6 +14,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/sqlite"
 )
@@ -33,7 +34,7 @@ func openStore(t *testing.T) *sqlite.Store {
 func TestJWTPrincipalsShareTheirTenantsUSDBudget(t *testing.T) {
 	st := openStore(t)
 	now := time.Now()
-	if err := st.PutTenant(t.Context(), &store.Tenant{Name: "acme", Limits: authz.Limits{USDPerDay: 300_000}, CreatedAt: now, UpdatedAt: now, Version: 1},
+	if err := st.PutTenant(t.Context(), &store.Tenant{Name: "acme", Limits: record.Limits{USDPerDay: 300_000}, CreatedAt: now, UpdatedAt: now, Version: 1},
 		store.TenantEvent{Action: "created", At: now}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aigate/aigate/apigw"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 // sameDecision answers every credential with one decision: a Decider that
@@ -24,7 +25,7 @@ func TestAResponsesContextIsItsOwn(t *testing.T) {
 	want := map[string]any{authz.CtxPrincipalID: "key:k1", authz.CtxTenant: "acme", authz.CtxRPM: int64(60)}
 	decider := sameDecision{authz.Decision{
 		Outcome:   authz.Allow,
-		Principal: &authz.Principal{ID: "key:k1", Kind: authz.KindAPIKey},
+		Principal: &record.Principal{ID: "key:k1", Kind: record.KindAPIKey},
 		Scope:     []string{"*"},
 		Context:   maps.Clone(want),
 	}}

@@ -16,6 +16,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/policy"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -50,7 +51,7 @@ func newWorld(t *testing.T) *world {
 		return is.Secret
 	}
 	w := &world{}
-	w.valid = create(keys.Spec{Name: "valid", Tenant: "acme", Models: []string{"gpt-4o*"}, Limits: authz.Limits{RPM: 60}})
+	w.valid = create(keys.Spec{Name: "valid", Tenant: "acme", Models: []string{"gpt-4o*"}, Limits: record.Limits{RPM: 60}})
 	w.revoked = create(keys.Spec{Name: "revoked", Models: []string{"*"}})
 	id, _ := apikey.Parse(w.revoked)
 	if _, err := m.Revoke(ctx, id.ID); err != nil {
@@ -227,7 +228,7 @@ func TestCachedPolicyCoversOtherRoutes(t *testing.T) {
 }
 
 func TestDenyCoversTheWholeStage(t *testing.T) {
-	d := authz.Decision{Outcome: authz.Deny, Principal: &authz.Principal{ID: "k"}}
+	d := authz.Decision{Outcome: authz.Deny, Principal: &record.Principal{ID: "k"}}
 	arn, _ := policy.ParseMethodARN("arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/v1/models")
 	doc := apigw.PolicyFor(d, arn)
 	if got := doc.Evaluate("arn:aws:execute-api:us-east-1:123456789012:api/prod/POST/v1/chat/completions"); got != policy.ExplicitDeny {
@@ -352,7 +353,9 @@ func TestErrorPayloadMatchesLambdaRuntime(t *testing.T) {
 
 type emptyStore struct{}
 
-func (emptyStore) GetKey(context.Context, string) (*authz.Key, error) { return nil, authz.ErrNotFound }
+func (emptyStore) GetKey(context.Context, string) (*record.Key, error) {
+	return nil, record.ErrNotFound
+}
 
 func FuzzInvoke(f *testing.F) {
 	for _, fx := range fixtures {

@@ -12,21 +12,22 @@ import (
 
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 // countingStore is an in-memory KeyStore that counts reads, so tests can
 // prove which credentials never reach the store.
 type countingStore struct {
 	mu      sync.Mutex
-	keys    map[string]*authz.Key
+	keys    map[string]*record.Key
 	reads   atomic.Int64
-	updates []authz.AuditEvent
+	updates []record.AuditEvent
 	fail    error
 }
 
-func newCountingStore() *countingStore { return &countingStore{keys: map[string]*authz.Key{}} }
+func newCountingStore() *countingStore { return &countingStore{keys: map[string]*record.Key{}} }
 
-func (s *countingStore) GetKey(_ context.Context, id string) (*authz.Key, error) {
+func (s *countingStore) GetKey(_ context.Context, id string) (*record.Key, error) {
 	s.reads.Add(1)
 	if s.fail != nil {
 		return nil, s.fail
@@ -35,21 +36,21 @@ func (s *countingStore) GetKey(_ context.Context, id string) (*authz.Key, error)
 	defer s.mu.Unlock()
 	k, ok := s.keys[id]
 	if !ok {
-		return nil, authz.ErrNotFound
+		return nil, record.ErrNotFound
 	}
 	c := *k
 	return &c, nil
 }
 
-func (s *countingStore) UpdateKey(_ context.Context, k *authz.Key, ev authz.AuditEvent) error {
+func (s *countingStore) UpdateKey(_ context.Context, k *record.Key, ev record.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.keys[k.ID]
 	if !ok {
-		return authz.ErrNotFound
+		return record.ErrNotFound
 	}
 	if old.Version != k.Version-1 {
-		return authz.ErrConflict
+		return record.ErrConflict
 	}
 	c := *k
 	s.keys[k.ID] = &c
@@ -77,16 +78,16 @@ func newFixture(t testing.TB) *fixture {
 }
 
 // addKey stores a key and returns its full secret form.
-func (f *fixture) addKey(t testing.TB, mutate func(*authz.Key)) string {
+func (f *fixture) addKey(t testing.TB, mutate func(*record.Key)) string {
 	t.Helper()
 	full, k, err := apikey.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := &authz.Key{
+	key := &record.Key{
 		ID: k.ID, Name: "test", Tenant: "acme", Models: []string{"gpt-4o*", "echo"},
-		Limits: authz.Limits{RPM: 60, TPM: 1000, TokensPerDay: 10000, TokensPerMonth: 100000},
-		Status: authz.StatusActive, SecretHash: f.hasher.Hash(k), CreatedAt: f.now, UpdatedAt: f.now, Version: 1,
+		Limits: record.Limits{RPM: 60, TPM: 1000, TokensPerDay: 10000, TokensPerMonth: 100000},
+		Status: record.StatusActive, SecretHash: f.hasher.Hash(k), CreatedAt: f.now, UpdatedAt: f.now, Version: 1,
 	}
 	if mutate != nil {
 		mutate(key)
@@ -110,9 +111,9 @@ func (f *fixture) authorizer(t testing.TB, cfg authz.Config) *authz.Authorizer {
 func TestDecideAPIKeyOutcomes(t *testing.T) {
 	f := newFixture(t)
 	valid := f.addKey(t, nil)
-	revoked := f.addKey(t, func(k *authz.Key) { k.Status = authz.StatusRevoked })
-	expired := f.addKey(t, func(k *authz.Key) { k.ExpiresAt = f.now.Add(-time.Second) })
-	noModels := f.addKey(t, func(k *authz.Key) { k.Models = nil })
+	revoked := f.addKey(t, func(k *record.Key) { k.Status = record.StatusRevoked })
+	expired := f.addKey(t, func(k *record.Key) { k.ExpiresAt = f.now.Add(-time.Second) })
+	noModels := f.addKey(t, func(k *record.Key) { k.Models = nil })
 	wrongSecret := func() string {
 		other, k, _ := apikey.Generate()
 		_ = other
@@ -208,7 +209,7 @@ func TestStoreOutageFailsClosed(t *testing.T) {
 
 func TestUnknownStatusFailsClosed(t *testing.T) {
 	f := newFixture(t)
-	k := f.addKey(t, func(k *authz.Key) { k.Status = "suspended" })
+	k := f.addKey(t, func(k *record.Key) { k.Status = "suspended" })
 	_, err := f.authorizer(t, authz.Config{}).Decide(context.Background(), k)
 	if err == nil {
 		t.Fatal("a corrupt status must be an error (500), not a decision")
@@ -217,14 +218,14 @@ func TestUnknownStatusFailsClosed(t *testing.T) {
 
 func TestExpiredKeyIsRecordedOnce(t *testing.T) {
 	f := newFixture(t)
-	k := f.addKey(t, func(k *authz.Key) { k.ExpiresAt = f.now.Add(-time.Minute) })
+	k := f.addKey(t, func(k *record.Key) { k.ExpiresAt = f.now.Add(-time.Minute) })
 	a := f.authorizer(t, authz.Config{Actor: "test"})
 	for range 3 {
 		if d, err := a.Decide(context.Background(), k); err != nil || d.Outcome != authz.Unauthorized {
 			t.Fatalf("Decide = %v, %v", d.Outcome, err)
 		}
 	}
-	if len(f.store.updates) != 1 || f.store.updates[0].Action != authz.ActionExpired || f.store.updates[0].Actor != "test" {
+	if len(f.store.updates) != 1 || f.store.updates[0].Action != record.ActionExpired || f.store.updates[0].Actor != "test" {
 		t.Fatalf("audit = %+v, want one expired event", f.store.updates)
 	}
 }
@@ -257,7 +258,7 @@ func TestRotationGracePeriod(t *testing.T) {
 				if want != authz.Allow {
 					return
 				}
-				fp := authz.SecretFingerprint(wantHash)
+				fp := record.SecretFingerprint(wantHash)
 				if got := d.Context[authz.CtxSecretFingerprint]; got != fp || len(fp) != 16 {
 					t.Fatalf("context fingerprint = %v, want %q", got, fp)
 				}
@@ -286,10 +287,10 @@ func TestKeyPrincipalIDCarriesItsKind(t *testing.T) {
 	if d.Principal.ID != want || d.Context[authz.CtxPrincipalID] != want {
 		t.Fatalf("principal id = %q, context %v; want %q", d.Principal.ID, d.Context[authz.CtxPrincipalID], want)
 	}
-	if id, ok := authz.KeyIDOf(d.Principal.ID); !ok || id != parsed.ID {
+	if id, ok := record.KeyIDOf(d.Principal.ID); !ok || id != parsed.ID {
 		t.Fatalf("KeyIDOf(%q) = %q, %v", d.Principal.ID, id, ok)
 	}
-	if _, ok := authz.KeyIDOf(authz.JWTPrincipalID("https://idp", parsed.ID)); ok {
+	if _, ok := record.KeyIDOf(record.JWTPrincipalID("https://idp", parsed.ID)); ok {
 		t.Fatal("a JWT principal id read as a key's")
 	}
 }
@@ -340,11 +341,11 @@ func TestKeyCacheAvoidsStoreReadsUntilTTL(t *testing.T) {
 }
 
 type stubVerifier struct {
-	p   *authz.Principal
+	p   *record.Principal
 	err error
 }
 
-func (s stubVerifier) VerifyToken(context.Context, string) (*authz.Principal, error) {
+func (s stubVerifier) VerifyToken(context.Context, string) (*record.Principal, error) {
 	return s.p, s.err
 }
 
@@ -357,7 +358,7 @@ func TestJWTDecisions(t *testing.T) {
 		want    authz.Outcome
 		wantErr bool
 	}{
-		{"verified token is allowed", stubVerifier{p: &authz.Principal{ID: "alice", Kind: authz.KindJWT, Models: []string{"*"}}}, authz.Allow, false},
+		{"verified token is allowed", stubVerifier{p: &record.Principal{ID: "alice", Kind: record.KindJWT, Models: []string{"*"}}}, authz.Allow, false},
 		{"invalid token is unauthorized", stubVerifier{err: authz.ErrInvalidCredential}, authz.Unauthorized, false},
 		{"issuer outage fails closed", stubVerifier{err: errors.New("jwks unreachable")}, authz.Unauthorized, true},
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 // scribble changes everything a caller could change in a decision it got.
@@ -35,11 +36,11 @@ func scribble(d authz.Decision) {
 func TestADecisionChangedByItsCallerChangesNoOtherDecision(t *testing.T) {
 	f := newFixture(t)
 	key := f.addKey(t, nil)
-	rotated := f.addKey(t, func(k *authz.Key) {
+	rotated := f.addKey(t, func(k *record.Key) {
 		k.PreviousSecretHash, k.PreviousExpiresAt = k.SecretHash, f.now.Add(time.Hour)
 	})
 	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"
-	verifier := stubVerifier{p: &authz.Principal{ID: "jwt:i#alice", Kind: authz.KindJWT, Models: []string{"echo"}}}
+	verifier := stubVerifier{p: &record.Principal{ID: "jwt:i#alice", Kind: record.KindJWT, Models: []string{"echo"}}}
 	for _, tc := range []struct {
 		name       string
 		cfg        authz.Config
@@ -73,7 +74,7 @@ func TestADecisionChangedByItsCallerChangesNoOtherDecision(t *testing.T) {
 // decisionValues is a decision's content without its shared references.
 type decisionValues struct {
 	Outcome   authz.Outcome
-	Principal authz.Principal
+	Principal record.Principal
 	Scope     []string
 	Context   map[string]any
 }

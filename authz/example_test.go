@@ -6,6 +6,7 @@ import (
 
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 func ExampleLooksLikeJWT() {
@@ -16,11 +17,11 @@ func ExampleLooksLikeJWT() {
 	// false
 }
 
-type oneKey struct{ k *authz.Key }
+type oneKey struct{ k *record.Key }
 
-func (s oneKey) GetKey(_ context.Context, id string) (*authz.Key, error) {
+func (s oneKey) GetKey(_ context.Context, id string) (*record.Key, error) {
 	if id != s.k.ID {
-		return nil, authz.ErrNotFound
+		return nil, record.ErrNotFound
 	}
 	return s.k, nil
 }
@@ -29,7 +30,7 @@ func ExampleAuthorizer_Decide() {
 	hashKey, _ := apikey.NewHashKey()
 	hasher, _ := apikey.NewHasher(hashKey)
 	full, k, _ := apikey.Generate()
-	stored := &authz.Key{ID: k.ID, Name: "ci", Models: []string{"gpt-4o*"}, Status: authz.StatusActive, SecretHash: hasher.Hash(k)}
+	stored := &record.Key{ID: k.ID, Name: "ci", Models: []string{"gpt-4o*"}, Status: record.StatusActive, SecretHash: hasher.Hash(k)}
 
 	a, _ := authz.New(authz.Config{Keys: oneKey{stored}, Hasher: hasher})
 	d, _ := a.Decide(context.Background(), full)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 // TestModelListCannotBeSplitAnotherWay: a comma in a model name used to
@@ -27,7 +28,7 @@ func TestModelListCannotBeSplitAnotherWay(t *testing.T) {
 		{"empty name", []string{"echo", ""}, authz.Deny},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k := f.addKey(t, func(k *authz.Key) { k.Models = tc.models })
+			k := f.addKey(t, func(k *record.Key) { k.Models = tc.models })
 			d, err := a.Decide(context.Background(), k)
 			if err != nil || d.Outcome != tc.want {
 				t.Fatalf("Decide = %v (%s), %v; want %v", d.Outcome, d.Reason, err, tc.want)

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -54,11 +54,11 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, "forbidden: missing or wrong CSRF token"
 	case errors.Is(err, errNoTenant):
 		return http.StatusNotFound, "no such tenant"
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, record.ErrNotFound):
 		return http.StatusNotFound, "no such key"
 	case errors.Is(err, keys.ErrInvalid), errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists):
+	case errors.Is(err, record.ErrConflict), errors.Is(err, record.ErrExists):
 		return http.StatusConflict, "it changed meanwhile: try again"
 	}
 	return http.StatusInternalServerError, "internal error"
@@ -85,22 +85,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // KeyView is a key as the API and pages show it: its effective status,
 // never a hash.
 type KeyView struct {
-	ID                string       `json:"id"`
-	Name              string       `json:"name"`
-	Tenant            string       `json:"tenant"`
-	Role              authz.Role   `json:"role,omitempty"`
-	Models            []string     `json:"models"`
-	Limits            authz.Limits `json:"limits"`
-	Status            authz.Status `json:"status"`
-	CreatedAt         time.Time    `json:"created_at"`
-	UpdatedAt         time.Time    `json:"updated_at"`
-	ExpiresAt         time.Time    `json:"expires_at,omitzero"`
-	RevokedAt         time.Time    `json:"revoked_at,omitzero"`
-	PreviousExpiresAt time.Time    `json:"previous_secret_expires_at,omitzero"`
-	LastUsedAt        time.Time    `json:"last_used_at,omitzero"`
+	ID                string        `json:"id"`
+	Name              string        `json:"name"`
+	Tenant            string        `json:"tenant"`
+	Role              record.Role   `json:"role,omitempty"`
+	Models            []string      `json:"models"`
+	Limits            record.Limits `json:"limits"`
+	Status            record.Status `json:"status"`
+	CreatedAt         time.Time     `json:"created_at"`
+	UpdatedAt         time.Time     `json:"updated_at"`
+	ExpiresAt         time.Time     `json:"expires_at,omitzero"`
+	RevokedAt         time.Time     `json:"revoked_at,omitzero"`
+	PreviousExpiresAt time.Time     `json:"previous_secret_expires_at,omitzero"`
+	LastUsedAt        time.Time     `json:"last_used_at,omitzero"`
 }
 
-func viewOf(k *authz.Key, now time.Time, lastUsed time.Time) KeyView {
+func viewOf(k *record.Key, now time.Time, lastUsed time.Time) KeyView {
 	models := k.Models
 	if models == nil {
 		models = []string{}
@@ -123,7 +123,7 @@ func (c *Console) keyViews(ctx context.Context, tenant string) ([]KeyView, error
 	now := c.Now()
 	views := make([]KeyView, len(list))
 	for i, k := range list {
-		views[i] = viewOf(k, now, last[authz.KeyPrincipalID(k.ID)])
+		views[i] = viewOf(k, now, last[record.KeyPrincipalID(k.ID)])
 	}
 	return views, nil
 }
@@ -152,7 +152,7 @@ func (c *Console) apiShowKey(w http.ResponseWriter, r *http.Request, a *admin) e
 		return err
 	}
 	if history == nil {
-		history = []authz.AuditEvent{}
+		history = []record.AuditEvent{}
 	}
 	last, err := c.lastUsed(r.Context())
 	if err != nil {
@@ -160,20 +160,20 @@ func (c *Console) apiShowKey(w http.ResponseWriter, r *http.Request, a *admin) e
 	}
 	writeJSON(w, http.StatusOK, struct {
 		KeyView
-		History []authz.AuditEvent `json:"history"`
-	}{viewOf(k, c.Now(), last[authz.KeyPrincipalID(k.ID)]), history})
+		History []record.AuditEvent `json:"history"`
+	}{viewOf(k, c.Now(), last[record.KeyPrincipalID(k.ID)]), history})
 	return nil
 }
 
 // CreateRequest is the body of POST /console/api/keys.
 type CreateRequest struct {
-	Name   string       `json:"name"`
-	Tenant string       `json:"tenant"`
-	Models []string     `json:"models"`
-	Limits authz.Limits `json:"limits"`
+	Name   string        `json:"name"`
+	Tenant string        `json:"tenant"`
+	Models []string      `json:"models"`
+	Limits record.Limits `json:"limits"`
 	// ExpiresAt is an RFC 3339 time; empty: never.
-	ExpiresAt time.Time  `json:"expires_at,omitzero"`
-	Role      authz.Role `json:"role,omitempty"`
+	ExpiresAt time.Time   `json:"expires_at,omitzero"`
+	Role      record.Role `json:"role,omitempty"`
 }
 
 func (c *Console) apiCreateKey(w http.ResponseWriter, r *http.Request, a *admin) error {
@@ -279,7 +279,7 @@ func (c *Console) revoke(ctx context.Context, a *admin, id string) (bool, error)
 
 // AuditEntry is one event of the audit log, with the key's name.
 type AuditEntry struct {
-	authz.AuditEvent
+	record.AuditEvent
 	KeyName string `json:"key_name"`
 }
 

@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/apikey"
-	"github.com/aigate/aigate/authz"
-	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/record"
 )
 
 // cookieName is the session cookie. It is scoped to /console/ so that the
@@ -38,12 +37,12 @@ var (
 
 // admin is the authenticated administrator of a request.
 type admin struct {
-	key     *authz.Key
+	key     *record.Key
 	session *session // nil when authenticated by bearer key
 }
 
 // actor names the admin in audit events, so the history says who did it.
-func (a *admin) actor() string { return "console " + authz.KeyPrincipalID(a.key.ID) }
+func (a *admin) actor() string { return "console " + record.KeyPrincipalID(a.key.ID) }
 
 type session struct {
 	id, csrf   string
@@ -98,13 +97,13 @@ func (s *sessions) remove(id string) {
 // verifyAdminKey authenticates a full admin key. The checksum is checked
 // before any store read; every failure before the role check is the same
 // errUnauthorized.
-func (c *Console) verifyAdminKey(ctx context.Context, credential string) (*authz.Key, error) {
+func (c *Console) verifyAdminKey(ctx context.Context, credential string) (*record.Key, error) {
 	k, err := apikey.Parse(credential)
 	if err != nil {
 		return nil, errUnauthorized
 	}
 	key, err := c.Store.GetKey(ctx, k.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, record.ErrNotFound) {
 		return nil, errUnauthorized
 	}
 	if err != nil {
@@ -113,10 +112,10 @@ func (c *Console) verifyAdminKey(ctx context.Context, credential string) (*authz
 	now := c.Now()
 	matched := c.Hasher.Verify(k, key.SecretHash) ||
 		(len(key.PreviousSecretHash) > 0 && now.Before(key.PreviousExpiresAt) && c.Hasher.Verify(k, key.PreviousSecretHash))
-	if !matched || key.Status != authz.StatusActive || key.Expired(now) {
+	if !matched || key.Status != record.StatusActive || key.Expired(now) {
 		return nil, errUnauthorized
 	}
-	if key.Role != authz.RoleAdmin {
+	if key.Role != record.RoleAdmin {
 		return nil, errForbidden
 	}
 	return key, nil
@@ -147,7 +146,7 @@ func (c *Console) authenticate(r *http.Request) (*admin, error) {
 		return nil, errUnauthorized
 	}
 	key, err := c.Store.GetKey(r.Context(), ss.keyID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, record.ErrNotFound) {
 		c.sessions.remove(ss.id)
 		return nil, errUnauthorized
 	}
@@ -156,7 +155,7 @@ func (c *Console) authenticate(r *http.Request) (*admin, error) {
 	}
 	sameSecret := subtle.ConstantTimeCompare(ss.secretHash, key.SecretHash) == 1 ||
 		(now.Before(key.PreviousExpiresAt) && subtle.ConstantTimeCompare(ss.secretHash, key.PreviousSecretHash) == 1)
-	if !sameSecret || key.Status != authz.StatusActive || key.Expired(now) || key.Role != authz.RoleAdmin {
+	if !sameSecret || key.Status != record.StatusActive || key.Expired(now) || key.Role != record.RoleAdmin {
 		c.sessions.remove(ss.id)
 		return nil, errUnauthorized
 	}
@@ -190,7 +189,7 @@ func checkCSRF(r *http.Request, a *admin) error {
 
 // startSession signs in key and sets the cookie: HttpOnly, SameSite=Strict,
 // Secure under TLS, scoped to /console/, expiring with the session.
-func (c *Console) startSession(w http.ResponseWriter, r *http.Request, key *authz.Key) *session {
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, key *record.Key) *session {
 	now := c.Now()
 	expires := now.Add(c.SessionTTL)
 	if !key.ExpiresAt.IsZero() && key.ExpiresAt.Before(expires) {

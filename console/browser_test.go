@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/aigate/aigate/apikey"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/server"
 	"github.com/aigate/aigate/setup"
 )
@@ -92,7 +92,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &keys.Manager{Store: srv.Store(), Hasher: hasher, Actor: "test"}
-	admin, err := m.Create(t.Context(), keys.Spec{Name: "ops", Role: authz.RoleAdmin})
+	admin, err := m.Create(t.Context(), keys.Spec{Name: "ops", Role: record.RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/apikey"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -53,7 +53,7 @@ func newFixture(t *testing.T, tls bool) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, mgr: &keys.Manager{Store: st, Hasher: hasher, Actor: "test"}, logs: logs, console: c}
-	if f.admin, err = f.mgr.Create(t.Context(), keys.Spec{Name: "ops", Role: authz.RoleAdmin}); err != nil {
+	if f.admin, err = f.mgr.Create(t.Context(), keys.Spec{Name: "ops", Role: record.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
 	if f.user, err = f.mgr.Create(t.Context(), keys.Spec{Name: "svc", Tenant: "acme", Models: []string{"echo"}}); err != nil {
@@ -338,9 +338,9 @@ func TestUsageGroupsAndBucketsTheLedger(t *testing.T) {
 	now := time.Now().UTC()
 	st := f.console.Store
 	for i, model := range []string{"echo", "echo", "gpt-4o"} {
-		r := quota.Reservation{ID: "r" + string(rune('0'+i)), PrincipalID: authz.KeyPrincipalID(f.user.Key.ID), Tenant: "acme", Model: model,
+		r := quota.Reservation{ID: "r" + string(rune('0'+i)), PrincipalID: record.KeyPrincipalID(f.user.Key.ID), Tenant: "acme", Model: model,
 			Tokens: 10, Windows: quota.WindowsAt(now), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		if _, err := st.Reserve(t.Context(), r, authz.Limits{}); err != nil {
+		if _, err := st.Reserve(t.Context(), r, record.Limits{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.Settle(t.Context(), quota.Settlement{Reservation: r, PromptTokens: 3, CompletionTokens: 4, At: now}); err != nil {

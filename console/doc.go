@@ -4,7 +4,7 @@
 // charts, and the audit log, over the store interfaces (so it administers a
 // DynamoDB deployment as well as the embedded SQLite one).
 //
-// Only admin keys (authz.RoleAdmin) get in: by "Authorization: Bearer" on
+// Only admin keys (record.RoleAdmin) get in: by "Authorization: Bearer" on
 // the JSON API, or by the console's sign-in cookie with a per-session CSRF
 // token on every state-changing call. It must never be reachable through the
 // gateway's routes or the authorizer, never log a credential, and never load

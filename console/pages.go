@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/pricing"
+	"github.com/aigate/aigate/record"
 )
 
 var funcs = template.FuncMap{
@@ -55,7 +55,7 @@ type view struct {
 	Title  string
 	Nav    string // the current page, for aria-current
 	CSRF   string
-	Admin  *authz.Key
+	Admin  *record.Key
 	Error  string
 	Notice string
 	Data   any
@@ -86,7 +86,7 @@ func (c *Console) page(h func(http.ResponseWriter, *http.Request, *admin) error)
 	}
 }
 
-func adminKey(a *admin) *authz.Key {
+func adminKey(a *admin) *record.Key {
 	if a == nil {
 		return nil
 	}
@@ -236,14 +236,14 @@ func specFromForm(r *http.Request, now time.Time) (keys.Spec, error) {
 		s.ExpiresAt = t
 	}
 	if r.PostFormValue("admin") == "on" {
-		s.Role = authz.RoleAdmin
+		s.Role = record.RoleAdmin
 	}
 	return s, s.Validate(now)
 }
 
 type keyData struct {
 	Key     KeyView
-	History []authz.AuditEvent
+	History []record.AuditEvent
 }
 
 func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, a *admin) error {
@@ -260,7 +260,7 @@ func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, a *admin) erro
 		return err
 	}
 	c.render(w, http.StatusOK, "key", view{Title: "Key " + k.Name, Nav: "keys", CSRF: csrfOf(a), Admin: a.key,
-		Data: keyData{Key: viewOf(k, c.Now(), last[authz.KeyPrincipalID(k.ID)]), History: history}})
+		Data: keyData{Key: viewOf(k, c.Now(), last[record.KeyPrincipalID(k.ID)]), History: history}})
 	return nil
 }
 

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/pricing"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -56,7 +56,7 @@ func (c *Console) tenants(ctx context.Context) ([]Tenant, error) {
 			byName[k.Tenant] = t
 		}
 		t.Keys++
-		if keys.StatusAt(k, now) == authz.StatusActive {
+		if keys.StatusAt(k, now) == record.StatusActive {
 			t.ActiveKeys++
 		}
 	}
@@ -82,7 +82,7 @@ func (c *Console) tenant(ctx context.Context, name string) (*TenantDetail, error
 		KeyIDs: []string{}, History: []store.TenantEvent{}}
 	st, err := c.Store.GetTenant(ctx, name)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, record.ErrNotFound):
 	case err != nil:
 		return nil, err
 	default:
@@ -104,7 +104,7 @@ func (c *Console) tenant(ctx context.Context, name string) (*TenantDetail, error
 	for _, k := range list {
 		d.KeyIDs = append(d.KeyIDs, k.ID)
 		d.Keys++
-		if keys.StatusAt(k, now) == authz.StatusActive {
+		if keys.StatusAt(k, now) == record.StatusActive {
 			d.ActiveKeys++
 		}
 	}

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -54,7 +54,7 @@ func TestSettingATenantsLimitsStoresThemExactlyAndAuditsTheAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (authz.Limits{USDPerDay: 12_500_000, USDPerMonth: 300_000_001, TokensPerDay: 1000}); st.Limits != want {
+	if want := (record.Limits{USDPerDay: 12_500_000, USDPerMonth: 300_000_001, TokensPerDay: 1000}); st.Limits != want {
 		t.Errorf("stored limits %+v, want %+v", st.Limits, want)
 	}
 	actor := "console key:" + f.admin.Key.ID
@@ -95,7 +95,7 @@ func TestBadTenantLimitsAreRefusedAndChangeNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Version != 1 || st.Limits != (authz.Limits{USDPerDay: 1_000_000}) || len(f.tenantHistory("acme")) != 1 {
+	if st.Version != 1 || st.Limits != (record.Limits{USDPerDay: 1_000_000}) || len(f.tenantHistory("acme")) != 1 {
 		t.Errorf("after refused changes: %+v", st)
 	}
 	if _, err := f.console.Store.GetTenant(t.Context(), "a:b"); err == nil {
@@ -163,7 +163,7 @@ func TestTenantsFormSetsLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Limits != (authz.Limits{USDPerDay: 7_250_000, RPM: 30}) || st.Version != 1 {
+	if st.Limits != (record.Limits{USDPerDay: 7_250_000, RPM: 30}) || st.Version != 1 {
 		t.Errorf("stored %+v", st)
 	}
 	resp, err := client.Get(f.srv.URL + "/console/tenants")
@@ -202,7 +202,7 @@ func TestKeyFormTakesUSDBudgetsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found []authz.Limits
+	var found []record.Limits
 	for _, k := range list {
 		if strings.HasPrefix(k.Name, "budgeted") {
 			found = append(found, k.Limits)
@@ -223,9 +223,9 @@ func TestUsageReportsTheLedgersCostInDollars(t *testing.T) {
 		cost     int64
 		unpriced bool
 	}{{"gpt-4o", 21_000, false}, {"gpt-4o", 1, false}, {"mystery", 0, true}} {
-		r := quota.Reservation{ID: "c" + string(rune('0'+i)), PrincipalID: authz.KeyPrincipalID(f.user.Key.ID), Tenant: "acme", Model: s.model,
+		r := quota.Reservation{ID: "c" + string(rune('0'+i)), PrincipalID: record.KeyPrincipalID(f.user.Key.ID), Tenant: "acme", Model: s.model,
 			Tokens: 10, Windows: quota.WindowsAt(now), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		if _, err := st.Reserve(t.Context(), r, authz.Limits{}); err != nil {
+		if _, err := st.Reserve(t.Context(), r, record.Limits{}); err != nil {
 			t.Fatal(err)
 		}
 		p := price

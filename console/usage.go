@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // lastUsedWindow bounds the ledger read behind the keys' "last used": a
@@ -123,7 +123,7 @@ type UsageReport struct {
 func (c *Console) entries(ctx context.Context, f UsageFilter) ([]quota.Entry, error) {
 	q := quota.Query{Tenant: f.Tenant, Since: f.From}
 	if f.KeyID != "" {
-		q.PrincipalID = authz.KeyPrincipalID(f.KeyID)
+		q.PrincipalID = record.KeyPrincipalID(f.KeyID)
 	}
 	all, err := c.Store.Usage(ctx, q)
 	if err != nil {
@@ -167,7 +167,7 @@ func (c *Console) usage(ctx context.Context, f UsageFilter) (*UsageReport, error
 			switch name {
 			case "key":
 				g.PrincipalID = e.PrincipalID
-				if kind, _, subject, ok := authz.SplitPrincipalID(e.PrincipalID); ok && kind == authz.KindAPIKey {
+				if kind, _, subject, ok := record.SplitPrincipalID(e.PrincipalID); ok && kind == record.KindAPIKey {
 					g.KeyID = subject
 				}
 			case "tenant":

@@ -19,6 +19,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/e2e/internal/misbehave"
 	"github.com/aigate/aigate/gateway"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/server"
 	"github.com/aigate/aigate/setup"
 )
@@ -266,7 +267,7 @@ func normalize(body string) string {
 		return body
 	}
 	if pid, ok := m["principalId"].(string); ok {
-		if id, ok := authz.KeyIDOf(pid); ok && len(id) == 12 {
+		if id, ok := record.KeyIDOf(pid); ok && len(id) == 12 {
 			return strings.Replace(body, pid, "key:ID", 1)
 		}
 	}

@@ -4,8 +4,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/internal/ttlcache"
+	"github.com/aigate/aigate/record"
 )
 
 // tokenCache remembers verified tokens by the SHA-256 of the token (never
@@ -17,7 +17,7 @@ type tokenCache struct {
 }
 
 type cacheEntry struct {
-	p    authz.Principal // Models is this entry's own: never handed out
+	p    record.Principal // Models is this entry's own: never handed out
 	keys *keySet
 	gen  uint64
 }
@@ -28,7 +28,7 @@ func newTokenCache(max int) *tokenCache {
 
 // get returns a copy of the cached principal, so that a caller that
 // modifies it cannot change what the next caller gets.
-func (c *tokenCache) get(sum [32]byte, now time.Time) (*authz.Principal, bool) {
+func (c *tokenCache) get(sum [32]byte, now time.Time) (*record.Principal, bool) {
 	e, ok := c.entries.Get(sum, now)
 	if !ok {
 		return nil, false
@@ -42,7 +42,7 @@ func (c *tokenCache) get(sum [32]byte, now time.Time) (*authz.Principal, bool) {
 	return &p, true
 }
 
-func (c *tokenCache) put(sum [32]byte, p *authz.Principal, keys *keySet, gen uint64) {
+func (c *tokenCache) put(sum [32]byte, p *record.Principal, keys *keySet, gen uint64) {
 	e := cacheEntry{p: *p, keys: keys, gen: gen}
 	e.p.Models = slices.Clone(p.Models)
 	c.entries.Put(sum, e, p.ExpiresAt)

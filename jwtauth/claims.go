@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 // claimSet is a token's payload, each claim left as raw JSON until a check
@@ -291,11 +292,11 @@ func (c claimSet) numericDate(name string) (t time.Time, ok bool, err error) {
 // claimMapper turns verified claims into a principal, per ClaimMapping.
 type claimMapper struct {
 	m           ClaimMapping // defaults filled in
-	plans       map[string]authz.Limits
+	plans       map[string]record.Limits
 	defaultPlan string
 }
 
-func newClaimMapper(m ClaimMapping, plans map[string]authz.Limits, defaultPlan string) *claimMapper {
+func newClaimMapper(m ClaimMapping, plans map[string]record.Limits, defaultPlan string) *claimMapper {
 	if m.PrincipalID == "" {
 		m.PrincipalID = "sub"
 	}
@@ -314,10 +315,10 @@ func newClaimMapper(m ClaimMapping, plans map[string]authz.Limits, defaultPlan s
 }
 
 // principal maps the claims of a token from issuer. The principal's id
-// names the issuer as well as the subject (authz.JWTPrincipalID): the same
+// names the issuer as well as the subject (record.JWTPrincipalID): the same
 // subject from two issuers, or a subject equal to an API key's id, is
 // another principal, with limits and usage of its own.
-func (cm *claimMapper) principal(issuer string, c claimSet, exp time.Time) (*authz.Principal, error) {
+func (cm *claimMapper) principal(issuer string, c claimSet, exp time.Time) (*record.Principal, error) {
 	m := &cm.m
 	id, ok, err := c.str(m.PrincipalID)
 	if err != nil {
@@ -326,7 +327,7 @@ func (cm *claimMapper) principal(issuer string, c claimSet, exp time.Time) (*aut
 	if !ok || id == "" {
 		return nil, invalidf("token has no principal id claim %q", truncate(m.PrincipalID))
 	}
-	p := &authz.Principal{ID: authz.JWTPrincipalID(issuer, id), Kind: authz.KindJWT, ExpiresAt: exp}
+	p := &record.Principal{ID: record.JWTPrincipalID(issuer, id), Kind: record.KindJWT, ExpiresAt: exp}
 	if p.Name, _, err = c.str(m.Name); err != nil {
 		return nil, err
 	}
@@ -392,12 +393,12 @@ func checkModels(claim string, models []string) error {
 
 // limits picks the plan: the plan claim if it names a defined plan, else
 // the first group rule the principal matches, else the default plan.
-func (cm *claimMapper) limits(c claimSet) (authz.Limits, error) {
+func (cm *claimMapper) limits(c claimSet) (record.Limits, error) {
 	m := &cm.m
 	if m.Plan != "" {
 		name, _, err := c.str(m.Plan)
 		if err != nil {
-			return authz.Limits{}, err
+			return record.Limits{}, err
 		}
 		if l, ok := cm.plans[name]; ok && name != "" {
 			return l, nil
@@ -406,7 +407,7 @@ func (cm *claimMapper) limits(c claimSet) (authz.Limits, error) {
 	if m.Groups != "" && len(m.GroupPlans) > 0 {
 		groups, err := c.list(m.Groups, " ,")
 		if err != nil {
-			return authz.Limits{}, err
+			return record.Limits{}, err
 		}
 		for _, rule := range m.GroupPlans {
 			for _, g := range groups {

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/duration"
+	"github.com/aigate/aigate/record"
 )
 
 // Limits of this package that no configuration changes.
@@ -44,11 +44,11 @@ type Config struct {
 
 	// Plans are named sets of limits. A principal's plan is picked by its
 	// issuer's ClaimMapping (Plan claim, then GroupPlans), else DefaultPlan.
-	Plans map[string]authz.Limits `json:"plans,omitempty" yaml:"plans,omitempty"`
+	Plans map[string]record.Limits `json:"plans,omitempty" yaml:"plans,omitempty"`
 	// DefaultPlan is the plan of a principal whose token names none (or
 	// names one that Plans does not define). It must name an entry of Plans.
 	//
-	// Empty: such principals get zero authz.Limits, which downstream means
+	// Empty: such principals get zero record.Limits, which downstream means
 	// UNLIMITED. Set it whenever tokens are not all mapped to a plan.
 	DefaultPlan string `json:"defaultPlan,omitempty" yaml:"defaultPlan,omitempty"`
 

@@ -8,8 +8,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/jwtauth"
+	"github.com/aigate/aigate/record"
 )
 
 // TestConfigDecodesFromJSONAndYAML: the configuration embeds in aigate's
@@ -32,7 +32,7 @@ func TestConfigDecodesFromJSONAndYAML(t *testing.T) {
 				GroupPlans: []jwtauth.GroupPlan{{Group: "pro", Plan: "pro"}},
 			},
 		}},
-		Plans:           map[string]authz.Limits{"pro": {RPM: 100, TPM: 10000}},
+		Plans:           map[string]record.Limits{"pro": {RPM: 100, TPM: 10000}},
 		DefaultPlan:     "pro",
 		Leeway:          jwtauth.Duration(45 * time.Second),
 		RefreshInterval: jwtauth.Duration(2 * time.Minute),

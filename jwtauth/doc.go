@@ -1,5 +1,5 @@
 // Package jwtauth verifies bearer JWTs from OpenID Connect identity
-// providers and maps their claims to an *authz.Principal, implementing
+// providers and maps their claims to an *record.Principal, implementing
 // authz.TokenVerifier. go-jose parses and verifies every token and key set;
 // go-oidc does discovery, and each issuer's keys are an oidc.KeySet with a
 // refresh policy of our own. It never hand-parses or hand-verifies a JOSE

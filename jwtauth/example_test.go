@@ -6,9 +6,9 @@ import (
 	"log"
 	"os"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/jwtauth/devissuer"
+	"github.com/aigate/aigate/record"
 )
 
 // A verifier trusting the local development issuer through its static JWKS:
@@ -25,7 +25,7 @@ func ExampleNew() {
 	}
 	v, err := jwtauth.New(context.Background(), jwtauth.Config{
 		Issuers:     []jwtauth.IssuerConfig{dev.Config()},
-		Plans:       map[string]authz.Limits{"free": {RPM: 10}, "pro": {RPM: 600, TokensPerDay: 2_000_000}},
+		Plans:       map[string]record.Limits{"free": {RPM: 10}, "pro": {RPM: 600, TokensPerDay: 2_000_000}},
 		DefaultPlan: "free",
 	})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/jwtauth/jwttest"
+	"github.com/aigate/aigate/record"
 )
 
 // The fuzz target's issuer has a fixed key (testdata/fuzz-es256-key.json, a
@@ -94,7 +95,7 @@ func FuzzVerifyToken(f *testing.F) {
 				t.Fatalf("accepted %q, whose signature go-jose refuses: %v", token, verr)
 			}
 			var c struct{ Iss, Sub string }
-			if json.Unmarshal(payload, &c) != nil || c.Iss != fuzzIssuer || pr == nil || pr.ID != authz.JWTPrincipalID(c.Iss, c.Sub) || pr.Kind != authz.KindJWT {
+			if json.Unmarshal(payload, &c) != nil || c.Iss != fuzzIssuer || pr == nil || pr.ID != record.JWTPrincipalID(c.Iss, c.Sub) || pr.Kind != record.KindJWT {
 				t.Fatalf("accepted %q as %+v", token, pr)
 			}
 			return

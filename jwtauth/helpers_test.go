@@ -10,6 +10,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/jwtauth/jwttest"
+	"github.com/aigate/aigate/record"
 )
 
 const testAudience = "aigate-api"
@@ -88,7 +89,7 @@ func newVerifier(t testing.TB, cfg jwtauth.Config) *jwtauth.Verifier {
 	return v
 }
 
-func mustVerify(t testing.TB, v *jwtauth.Verifier, token string) *authz.Principal {
+func mustVerify(t testing.TB, v *jwtauth.Verifier, token string) *record.Principal {
 	t.Helper()
 	p, err := v.VerifyToken(context.Background(), token)
 	if err != nil {

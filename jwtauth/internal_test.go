@@ -17,6 +17,7 @@ import (
 
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/jwtauth/jwttest"
+	"github.com/aigate/aigate/record"
 )
 
 // countingKeySet counts signature checks that reach the keys.
@@ -85,7 +86,7 @@ func TestRepeatedTokenIsAnsweredFromCache(t *testing.T) {
 	if n := f.checks.n.Load(); n != 1 {
 		t.Errorf("signature checks = %d, want 1", n)
 	}
-	if p2.ID != authz.JWTPrincipalID(cacheIssuer, "alice") || p2.Models[0] != "gpt-4o" {
+	if p2.ID != record.JWTPrincipalID(cacheIssuer, "alice") || p2.Models[0] != "gpt-4o" {
 		t.Errorf("cached principal = %+v", p2)
 	}
 }

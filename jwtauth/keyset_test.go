@@ -15,6 +15,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/jwtauth/jwttest"
+	"github.com/aigate/aigate/record"
 )
 
 const (
@@ -271,7 +272,7 @@ func TestStaticJWKSNeedsNoNetwork(t *testing.T) {
 		Now:     clk.Now,
 	})
 	p := mustVerify(t, v, k1.MustSign(t, claims(issuer, clk), nil))
-	if p.ID != authz.JWTPrincipalID(issuer, "alice") || p.Kind != authz.KindJWT {
+	if p.ID != record.JWTPrincipalID(issuer, "alice") || p.Kind != record.KindJWT {
 		t.Errorf("principal = %+v", p)
 	}
 	other := jwttest.MustKey(t, "EdDSA", "k2")
@@ -393,7 +394,7 @@ func TestNewRefusesDangerousConfig(t *testing.T) {
 			c.Issuers[0].Claims.GroupPlans = []jwtauth.GroupPlan{{Group: "g", Plan: "gold"}}
 		}, "undefined plan"},
 		{"group plans without a groups claim", func(c *jwtauth.Config) {
-			c.Plans = map[string]authz.Limits{"gold": {}}
+			c.Plans = map[string]record.Limits{"gold": {}}
 			c.Issuers[0].Claims.GroupPlans = []jwtauth.GroupPlan{{Group: "g", Plan: "gold"}}
 		}, "groups claim"},
 		{"default model that is no model name", func(c *jwtauth.Config) {

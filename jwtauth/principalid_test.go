@@ -8,9 +8,9 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/jwtauth/jwttest"
+	"github.com/aigate/aigate/record"
 )
 
 // The same subject from two issuers is two principals, and neither is the
@@ -33,11 +33,11 @@ func TestPrincipalIDNamesTheIssuerAndTheKind(t *testing.T) {
 	if pa.ID != "jwt:"+a+"#"+sub || pb.ID != "jwt:"+b+"#"+sub {
 		t.Fatalf("principal ids = %q, %q", pa.ID, pb.ID)
 	}
-	if pa.ID == authz.KeyPrincipalID(sub) {
+	if pa.ID == record.KeyPrincipalID(sub) {
 		t.Fatalf("a JWT subject names the API key %s", sub)
 	}
-	kind, iss, s, ok := authz.SplitPrincipalID(pa.ID)
-	if !ok || kind != authz.KindJWT || iss != a || s != sub {
+	kind, iss, s, ok := record.SplitPrincipalID(pa.ID)
+	if !ok || kind != record.KindJWT || iss != a || s != sub {
 		t.Errorf("SplitPrincipalID(%q) = %q, %q, %q, %v", pa.ID, kind, iss, s, ok)
 	}
 }

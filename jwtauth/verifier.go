@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 // Verifier verifies bearer JWTs from the configured issuers and maps them to
@@ -235,7 +236,7 @@ func limitedClient(c *http.Client, timeout time.Duration) *http.Client {
 // authz.ErrInvalidCredential; an error that does not wrap it (e.g. wrapping
 // ErrKeysUnavailable, or the context's error) means no decision could be
 // made and the caller must fail closed.
-func (v *Verifier) VerifyToken(ctx context.Context, token string) (*authz.Principal, error) {
+func (v *Verifier) VerifyToken(ctx context.Context, token string) (*record.Principal, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, errTooLarge
 	}

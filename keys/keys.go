@@ -13,6 +13,7 @@ import (
 
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -33,18 +34,18 @@ type Spec struct {
 	Name               string
 	Tenant             string
 	Models             []string // glob patterns; empty: the key may call nothing (403)
-	Limits             authz.Limits
+	Limits             record.Limits
 	ExpiresAt          time.Time // zero: never
 	UsageIdentifierKey string
 	// Role is the key's role; RoleAdmin lets it use the console and the
 	// admin API. It grants no model: Models still say what it may call.
-	Role authz.Role
+	Role record.Role
 }
 
 // Issued is a key together with its full secret form, which exists only in
 // this value: it is shown once and never stored.
 type Issued struct {
-	Key    *authz.Key
+	Key    *record.Key
 	Secret string // the full "aig_…" key
 }
 
@@ -70,8 +71,8 @@ func (s Spec) Validate(now time.Time) error {
 	if l.RPM < 0 || l.TPM < 0 || l.TokensPerDay < 0 || l.TokensPerMonth < 0 || l.USDPerDay < 0 || l.USDPerMonth < 0 {
 		return fmt.Errorf("%w: limits must not be negative", ErrInvalid)
 	}
-	if s.Role != "" && s.Role != authz.RoleAdmin {
-		return fmt.Errorf("%w: role %q is not %q", ErrInvalid, s.Role, authz.RoleAdmin)
+	if s.Role != "" && s.Role != record.RoleAdmin {
+		return fmt.Errorf("%w: role %q is not %q", ErrInvalid, s.Role, record.RoleAdmin)
 	}
 	if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
 		return fmt.Errorf("%w: expiry %s is not in the future", ErrInvalid, s.ExpiresAt.Format(time.RFC3339))
@@ -91,13 +92,13 @@ func (m *Manager) Create(ctx context.Context, s Spec) (*Issued, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := &authz.Key{
+		key := &record.Key{
 			ID:                 k.ID,
 			Name:               s.Name,
 			Tenant:             s.Tenant,
 			Models:             append([]string(nil), s.Models...),
 			Limits:             s.Limits,
-			Status:             authz.StatusActive,
+			Status:             record.StatusActive,
 			Role:               s.Role,
 			SecretHash:         m.Hasher.Hash(k),
 			UsageIdentifierKey: s.UsageIdentifierKey,
@@ -109,9 +110,9 @@ func (m *Manager) Create(ctx context.Context, s Spec) (*Issued, error) {
 		if s.ExpiresAt.IsZero() {
 			key.ExpiresAt = time.Time{}
 		}
-		ev := authz.AuditEvent{KeyID: k.ID, Action: authz.ActionCreated, Actor: m.Actor, At: now, Detail: createdDetail(s)}
+		ev := record.AuditEvent{KeyID: k.ID, Action: record.ActionCreated, Actor: m.Actor, At: now, Detail: createdDetail(s)}
 		err = m.Store.CreateKey(ctx, key, ev)
-		if errors.Is(err, store.ErrExists) {
+		if errors.Is(err, record.ErrExists) {
 			continue
 		}
 		if err != nil {
@@ -138,17 +139,17 @@ func (m *Manager) Revoke(ctx context.Context, id string) (changed bool, err erro
 	if err != nil {
 		return false, fmt.Errorf("keys: revoke: %w", err)
 	}
-	if key.Status == authz.StatusRevoked {
+	if key.Status == record.StatusRevoked {
 		return false, nil
 	}
 	now := m.now()
 	next := *key
-	next.Status = authz.StatusRevoked
+	next.Status = record.StatusRevoked
 	next.RevokedAt = now
 	next.UpdatedAt = now
 	next.PreviousSecretHash, next.PreviousExpiresAt = nil, time.Time{}
 	next.Version++
-	ev := authz.AuditEvent{KeyID: id, Action: authz.ActionRevoked, Actor: m.Actor, At: now}
+	ev := record.AuditEvent{KeyID: id, Action: record.ActionRevoked, Actor: m.Actor, At: now}
 	if err := m.Store.UpdateKey(ctx, &next, ev); err != nil {
 		return false, fmt.Errorf("keys: revoke: %w", err)
 	}
@@ -166,7 +167,7 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (*
 		return nil, fmt.Errorf("keys: rotate: %w", err)
 	}
 	now := m.now()
-	if key.Status != authz.StatusActive || key.Expired(now) {
+	if key.Status != record.StatusActive || key.Expired(now) {
 		return nil, fmt.Errorf("%w: key %s is %s and cannot be rotated", ErrInvalid, id, statusAt(key, now))
 	}
 	secret, err := apikey.GenerateSecretFor(id)
@@ -182,7 +183,7 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (*
 	}
 	next.UpdatedAt = now
 	next.Version++
-	ev := authz.AuditEvent{KeyID: id, Action: authz.ActionRotated, Actor: m.Actor, At: now, Detail: "grace=" + grace.String()}
+	ev := record.AuditEvent{KeyID: id, Action: record.ActionRotated, Actor: m.Actor, At: now, Detail: "grace=" + grace.String()}
 	if err := m.Store.UpdateKey(ctx, &next, ev); err != nil {
 		return nil, fmt.Errorf("keys: rotate: %w", err)
 	}
@@ -191,12 +192,12 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (*
 
 // statusAt is the status a person should see: an active key past its
 // expiry is expired even before anyone presented it.
-func statusAt(k *authz.Key, now time.Time) authz.Status {
-	if k.Status == authz.StatusActive && k.Expired(now) {
-		return authz.StatusExpired
+func statusAt(k *record.Key, now time.Time) record.Status {
+	if k.Status == record.StatusActive && k.Expired(now) {
+		return record.StatusExpired
 	}
 	return k.Status
 }
 
 // StatusAt is the key's effective status at now.
-func StatusAt(k *authz.Key, now time.Time) authz.Status { return statusAt(k, now) }
+func StatusAt(k *record.Key, now time.Time) record.Status { return statusAt(k, now) }

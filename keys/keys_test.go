@@ -11,6 +11,7 @@ import (
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/sqlite"
 )
@@ -75,7 +76,7 @@ func (w *world) history(t *testing.T, id string) []string {
 
 func TestCreatedKeyAuthorizesAndItsSecretIsNotStored(t *testing.T) {
 	w := newWorld(t)
-	spec := keys.Spec{Name: "ci", Tenant: "acme", Models: []string{"echo"}, Limits: authz.Limits{RPM: 5}}
+	spec := keys.Spec{Name: "ci", Tenant: "acme", Models: []string{"echo"}, Limits: record.Limits{RPM: 5}}
 	iss, err := w.m.Create(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +89,7 @@ func TestCreatedKeyAuthorizesAndItsSecretIsNotStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	if stored.Name != "ci" || stored.Tenant != "acme" || !slices.Equal(stored.Models, []string{"echo"}) ||
-		stored.Limits.RPM != 5 || stored.Status != authz.StatusActive || stored.Version != 1 || !stored.CreatedAt.Equal(w.now) {
+		stored.Limits.RPM != 5 || stored.Status != record.StatusActive || stored.Version != 1 || !stored.CreatedAt.Equal(w.now) {
 		t.Errorf("stored key = %+v", stored)
 	}
 	k, err := apikey.Parse(iss.Secret)
@@ -102,7 +103,7 @@ func TestCreatedKeyAuthorizesAndItsSecretIsNotStored(t *testing.T) {
 	if iss.Key.Models[0] != "echo" {
 		t.Errorf("changing the spec changed the issued key: %q", iss.Key.Models)
 	}
-	if got := w.history(t, iss.Key.ID); !slices.Equal(got, []string{authz.ActionCreated}) {
+	if got := w.history(t, iss.Key.ID); !slices.Equal(got, []string{record.ActionCreated}) {
 		t.Errorf("history = %v", got)
 	}
 }
@@ -113,7 +114,7 @@ func TestInvalidSpecsAreRefusedAndWriteNothing(t *testing.T) {
 		"no name":               {Name: " ", Models: []string{"echo"}},
 		"empty model pattern":   {Name: "k", Models: []string{""}},
 		"model list in one":     {Name: "k", Models: []string{"a,b"}},
-		"negative limit":        {Name: "k", Limits: authz.Limits{TPM: -1}},
+		"negative limit":        {Name: "k", Limits: record.Limits{TPM: -1}},
 		"expiry in the past":    {Name: "k", ExpiresAt: w.now.Add(-time.Second)},
 		"expiry at this moment": {Name: "k", ExpiresAt: w.now},
 	} {
@@ -141,7 +142,7 @@ func TestRevokeStopsAKeyOnceAndForAll(t *testing.T) {
 	if got := w.outcome(t, iss.Secret); got != authz.Unauthorized {
 		t.Errorf("a revoked key: %v", got)
 	}
-	if got := w.history(t, iss.Key.ID); !slices.Equal(got, []string{authz.ActionCreated, authz.ActionRevoked}) {
+	if got := w.history(t, iss.Key.ID); !slices.Equal(got, []string{record.ActionCreated, record.ActionRevoked}) {
 		t.Errorf("history = %v, want created then one revoked", got)
 	}
 	if _, err := w.m.Revoke(context.Background(), "nosuchkey000"); err == nil {
@@ -184,7 +185,7 @@ func TestRotateKeepsTheOldSecretForTheGraceOnly(t *testing.T) {
 			if got := w.outcome(t, rot.Secret); got != authz.Allow {
 				t.Errorf("the new secret once the grace is over: %v", got)
 			}
-			if got := w.history(t, iss.Key.ID); !slices.Equal(got, []string{authz.ActionCreated, authz.ActionRotated}) {
+			if got := w.history(t, iss.Key.ID); !slices.Equal(got, []string{record.ActionCreated, record.ActionRotated}) {
 				t.Errorf("history = %v", got)
 			}
 		})
@@ -222,10 +223,10 @@ func TestOnlyActiveUnexpiredKeysRotate(t *testing.T) {
 			t.Errorf("%s: Rotate = %v, want ErrInvalid", tc.name, err)
 		}
 	}
-	if got := keys.StatusAt(expiring.Key, w.now); got != authz.StatusExpired {
+	if got := keys.StatusAt(expiring.Key, w.now); got != record.StatusExpired {
 		t.Errorf("StatusAt past the expiry = %s, want expired", got)
 	}
-	if got := keys.StatusAt(expiring.Key, w.now.Add(-time.Second)); got != authz.StatusActive {
+	if got := keys.StatusAt(expiring.Key, w.now.Add(-time.Second)); got != record.StatusActive {
 		t.Errorf("StatusAt before the expiry = %s, want active", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -58,7 +59,7 @@ func (m *Manager) SetTenant(ctx context.Context, name string, c TenantChange) (*
 	next := &store.Tenant{Name: name, CreatedAt: now, Version: 1}
 	action := TenantCreated
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, record.ErrNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("keys: set tenant: %w", err)
 	default:

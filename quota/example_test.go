@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -25,7 +25,7 @@ func ExampleLimiter() {
 
 	now := time.Date(2026, 11, 25, 14, 0, 30, 0, time.UTC)
 	l := &quota.Limiter{Ledger: st, Now: func() time.Time { return now }}
-	limits := authz.Limits{RPM: 60, TokensPerDay: 1000}
+	limits := record.Limits{RPM: 60, TokensPerDay: 1000}
 	ctx := context.Background()
 
 	r, status, err := l.Reserve(ctx, quota.Request{ID: "req-1", PrincipalID: "key-1", Model: "echo", Tokens: 900, Limits: limits})

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 )
 
 // The rate-limit headers, named as OpenAI sends them, so that OpenAI
@@ -42,7 +42,7 @@ func SetHeaders(h http.Header, s Status, now time.Time) {
 // returned one, otherwise what the denial itself tells, which covers only
 // the denied dimension when it is a per-minute one (the other dimension's
 // headers are then left out rather than guessed).
-func DenialStatus(d *Denial, st Status, limits authz.Limits) Status {
+func DenialStatus(d *Denial, st Status, limits record.Limits) Status {
 	if !st.Reset.IsZero() {
 		return st
 	}
@@ -66,7 +66,7 @@ func RetryAfter(d *Denial, now time.Time) time.Duration {
 
 // SetDenialHeaders sets Retry-After (whole seconds) and the x-ratelimit-*
 // headers for a denial. err must wrap a *Denial; otherwise nothing is set.
-func SetDenialHeaders(h http.Header, err error, st Status, limits authz.Limits, now time.Time) {
+func SetDenialHeaders(h http.Header, err error, st Status, limits record.Limits, now time.Time) {
 	var d *Denial
 	if !errors.As(err, &d) {
 		return

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
+	"github.com/aigate/aigate/record"
 )
 
 // DefaultReservationTTL is how long a reservation stays pending when
@@ -32,10 +32,10 @@ type Request struct {
 	// output); what is reserved until the request is settled.
 	Tokens int64
 	// Limits are the principal's, as the authorizer granted them.
-	Limits authz.Limits
+	Limits record.Limits
 	// TenantLimits are the limits of Tenant when it is defined (nil: it is
 	// not, and nothing is counted for it).
-	TenantLimits *authz.Limits
+	TenantLimits *record.Limits
 	// Price is the model's price, Unpriced when it has none; CostMicros is
 	// the upper bound of the request's cost at it, reserved against the
 	// USD budgets (see pricing.Price.Bound).
@@ -170,7 +170,7 @@ func laterOf(a, b time.Time) time.Time {
 
 // Extend keeps r pending for another TTL from now and, once the store has
 // done so, moves r.ExpiresAt accordingly. An error wrapping
-// authz.ErrNotFound means r is no longer pending (it expired and was
+// record.ErrNotFound means r is no longer pending (it expired and was
 // released): the request may go on and be settled late.
 func (l *Limiter) Extend(ctx context.Context, r *Reservation) error {
 	expiresAt := l.now().Add(l.ttl())

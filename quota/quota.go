@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
+	"github.com/aigate/aigate/record"
 )
 
 // Limit names, as reported in a Denial and in logs.
@@ -75,7 +75,7 @@ type Reservation struct {
 	// the request also counts in the tenant's windows (TenantWindowsID),
 	// and must fit them. Nil: the tenant is not defined, nothing is
 	// counted for it. The store keeps whether it was set.
-	TenantLimits *authz.Limits
+	TenantLimits *record.Limits
 	// Price is what the request is settled at, chosen at Reserve so that
 	// the bound and the cost use one price; Unpriced says the model had
 	// none (metered at $0). The store does not keep them: Limiter.Settle
@@ -226,7 +226,7 @@ type Reservations interface {
 	// this request stays within it; otherwise it changes nothing and returns a *Denial (possibly with
 	// the current Status, see Status). When several limits would be
 	// exceeded, which one the Denial names is the store's choice.
-	Reserve(ctx context.Context, r Reservation, limits authz.Limits) (Status, error)
+	Reserve(ctx context.Context, r Reservation, limits record.Limits) (Status, error)
 	// Settle records a request's real usage exactly once per request id,
 	// all at once:
 	//
@@ -244,13 +244,13 @@ type Reservations interface {
 	//
 	// A Settle of a request already settled (early or late), or of one
 	// that is not pending when s.Reservation has no PrincipalID, returns
-	// an error wrapping authz.ErrNotFound and changes nothing. The entry's
+	// an error wrapping record.ErrNotFound and changes nothing. The entry's
 	// At is s.At; its other fields come from the reservation.
 	Settle(ctx context.Context, s Settlement) (Entry, error)
 	// Extend moves a pending reservation's ExpiresAt to expiresAt if that
 	// is later (never earlier), so that a request still in progress keeps
 	// its reservation. A reservation past its expiry that ExpireReservations
-	// has not taken yet is still pending, and extended. authz.ErrNotFound
+	// has not taken yet is still pending, and extended. record.ErrNotFound
 	// if it is not pending (settled, released, expired and released).
 	// Atomic against ExpireReservations: either the expiry is extended, and
 	// an ExpireReservations before the new expiry does not take it, or the
@@ -258,7 +258,7 @@ type Reservations interface {
 	Extend(ctx context.Context, id string, expiresAt time.Time) error
 	// Release gives back the reserved tokens (the request still counts
 	// towards the request rate) and removes the reservation; used when the
-	// upstream failed. authz.ErrNotFound if it is not pending.
+	// upstream failed. record.ErrNotFound if it is not pending.
 	Release(ctx context.Context, id string) error
 	// ExpireReservations releases every pending reservation whose ExpiresAt
 	// is before now, and says how many.

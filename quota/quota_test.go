@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 func TestWindowsAreCalendarWindowsInUTC(t *testing.T) {
@@ -94,7 +94,7 @@ func TestHeadersLeaveOutUnlimitedDimensions(t *testing.T) {
 
 func TestDenialHeaders(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 40, 0, time.UTC)
-	limits := authz.Limits{RPM: 10, TPM: 1000, TokensPerDay: 5000}
+	limits := record.Limits{RPM: 10, TPM: 1000, TokensPerDay: 5000}
 	d := &quota.Denial{Limit: quota.LimitRequestsPerMinute, Max: 10, Used: 10, ResetAt: now.Add(20 * time.Second)}
 	t.Run("without the store's status", func(t *testing.T) {
 		h := http.Header{}
@@ -141,7 +141,7 @@ type recordingLedger struct {
 	deny               error
 }
 
-func (l *recordingLedger) Reserve(_ context.Context, r quota.Reservation, _ authz.Limits) (quota.Status, error) {
+func (l *recordingLedger) Reserve(_ context.Context, r quota.Reservation, _ record.Limits) (quota.Status, error) {
 	if l.deny != nil {
 		return quota.Status{RequestsLimit: 1, Reset: r.Windows.MinuteEnd()}, l.deny
 	}
@@ -158,7 +158,7 @@ func (l *recordingLedger) Settle(_ context.Context, s quota.Settlement) (quota.E
 // reservation no longer pending.
 func (l *recordingLedger) Extend(_ context.Context, id string, expiresAt time.Time) error {
 	if l.gone {
-		return fmt.Errorf("recording: %s: %w", id, authz.ErrNotFound)
+		return fmt.Errorf("recording: %s: %w", id, record.ErrNotFound)
 	}
 	l.extended = append(l.extended, expiresAt)
 	return nil
@@ -231,7 +231,7 @@ func TestExtendOfAReservationGoneKeepsItsExpiryAndSaysNotFound(t *testing.T) {
 		t.Error("a reservation past its expiry is not due for an extension")
 	}
 	err := l.KeepAlive(context.Background(), &r)
-	if !errors.Is(err, authz.ErrNotFound) {
+	if !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("KeepAlive = %v, want ErrNotFound", err)
 	}
 	if !r.ExpiresAt.Equal(now.Add(-time.Second)) {

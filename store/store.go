@@ -10,8 +10,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // ListOptions filters ListKeys. The zero value lists every key.
@@ -24,17 +24,17 @@ type ListOptions struct {
 type Keys interface {
 	// CreateKey stores a new key (Version must be 1) and its "created"
 	// event. record.ErrExists if the id is taken.
-	CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error
+	CreateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error
 	// GetKey returns the key with that id, or record.ErrNotFound.
-	GetKey(ctx context.Context, id string) (*authz.Key, error)
+	GetKey(ctx context.Context, id string) (*record.Key, error)
 	// ListKeys returns keys ordered by creation time, then id.
-	ListKeys(ctx context.Context, opts ListOptions) ([]*authz.Key, error)
+	ListKeys(ctx context.Context, opts ListOptions) ([]*record.Key, error)
 	// UpdateKey replaces the stored key whose Version is k.Version-1 with k
 	// and appends ev. record.ErrNotFound if absent, record.ErrConflict if
 	// the stored version differs (someone else updated it first).
-	UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error
+	UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error
 	// KeyHistory returns the key's audit events, oldest first.
-	KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, error)
+	KeyHistory(ctx context.Context, id string) ([]record.AuditEvent, error)
 }
 
 // Tenant is a tenant's own limits, above those of its keys: every request
@@ -42,10 +42,10 @@ type Keys interface {
 // claim names it) must fit both, and the tenant's budget is shared by all
 // of them. Zero limits are unlimited.
 type Tenant struct {
-	Name      string       `json:"name"`
-	Limits    authz.Limits `json:"limits"`
-	CreatedAt time.Time    `json:"created_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
+	Name      string        `json:"name"`
+	Limits    record.Limits `json:"limits"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
 	// Version increases by one on every change (optimistic concurrency,
 	// as for keys).
 	Version int64 `json:"version"`

@@ -9,9 +9,9 @@ import (
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/aiapi/provider/bedrock"
 	"github.com/aigate/aigate/aiapi/provider/bedrock/bedrocktest"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 func TestBedrockModelThroughTheWholeStack(t *testing.T) {
@@ -43,7 +43,7 @@ func TestBedrockModelThroughTheWholeStack(t *testing.T) {
 	if acc.Choices[0].Message.Content != "Hello from Bedrock" || acc.Usage.CompletionTokens != 3 {
 		t.Errorf("streamed %q, usage %+v", acc.Choices[0].Message.Content, acc.Usage)
 	}
-	es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+	es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 	if len(es) != 2 || es[0].PromptTokens != 12 || es[1].CompletionTokens != 3 {
 		t.Errorf("ledger = %+v", es)
 	}

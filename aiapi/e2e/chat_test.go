@@ -13,14 +13,14 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/echo"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 func TestChatCompletionAnswersAndIsSettledInTheLedger(t *testing.T) {
 	s := newStack(t, aiapi.DefaultConfig())
-	id, secret := s.key(t, keys.Spec{Tenant: "acme", Limits: authz.Limits{RPM: 10, TPM: 100_000}})
+	id, secret := s.key(t, keys.Spec{Tenant: "acme", Limits: record.Limits{RPM: 10, TPM: 100_000}})
 	var resp *http.Response
 	c := s.client(secret)
 	got, err := c.Chat.Completions.New(t.Context(), chatParams("echo", "hello there, world"), option.WithResponseInto(&resp))
@@ -34,7 +34,7 @@ func TestChatCompletionAnswersAndIsSettledInTheLedger(t *testing.T) {
 	if got.Usage.PromptTokens != wantUsage.PromptTokens || got.Usage.CompletionTokens != wantUsage.CompletionTokens {
 		t.Errorf("usage = %+v, want %+v", got.Usage, wantUsage)
 	}
-	es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+	es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 	if len(es) != 1 {
 		t.Fatalf("ledger = %+v, want one entry", es)
 	}
@@ -84,7 +84,7 @@ func TestReservationBoundsTheRequest(t *testing.T) {
 	if got.Choices[0].Message.Content != "one two" || got.Choices[0].FinishReason != "length" {
 		t.Errorf("capped answer = %q (%s), want \"one two\" (length)", got.Choices[0].Message.Content, got.Choices[0].FinishReason)
 	}
-	es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+	es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 	if len(es) != 2 {
 		t.Fatalf("ledger = %+v", es)
 	}
@@ -96,7 +96,7 @@ func TestReservationBoundsTheRequest(t *testing.T) {
 
 func TestStreamingRelaysChunksAndUsage(t *testing.T) {
 	s := newStack(t, aiapi.DefaultConfig())
-	id, secret := s.key(t, keys.Spec{Limits: authz.Limits{RPM: 10}})
+	id, secret := s.key(t, keys.Spec{Limits: record.Limits{RPM: 10}})
 	c := s.client(secret)
 	for _, includeUsage := range []bool{true, false} {
 		t.Run("include_usage="+strconv.FormatBool(includeUsage), func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestStreamingRelaysChunksAndUsage(t *testing.T) {
 			if chunks != want {
 				t.Errorf("%d chunks, want %d", chunks, want)
 			}
-			es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+			es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 			if e := es[len(es)-1]; e.CompletionTokens != 5 || e.PromptTokens != echo.PromptTokens("streams arrive word by word") {
 				t.Errorf("ledger entry = %+v, want the echo's usage", e)
 			}
@@ -188,7 +188,7 @@ func TestEmbeddings(t *testing.T) {
 			}
 		})
 	}
-	if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 2 || es[0].PromptTokens != echo.PromptTokens(inputs...) {
+	if es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) != 2 || es[0].PromptTokens != echo.PromptTokens(inputs...) {
 		t.Errorf("ledger = %+v", es)
 	}
 }
@@ -288,7 +288,7 @@ func TestRevokedKeyIsRefusedWithinASecondDespiteTheCachedAllow(t *testing.T) {
 	if e.Code != "invalid_api_key" {
 		t.Errorf("error = %s, want invalid_api_key", e.RawJSON())
 	}
-	if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 1 {
+	if es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) != 1 {
 		t.Errorf("ledger has %d entries, want only the request before the revocation", len(es))
 	}
 }
@@ -297,16 +297,16 @@ func TestRateLimitsAnswer429WithRetryAfterAndHeaders(t *testing.T) {
 	s := newStack(t, aiapi.DefaultConfig())
 	for _, tc := range []struct {
 		name       string
-		limits     authz.Limits
+		limits     record.Limits
 		ok         int
 		typ, code  string
 		limitHdr   string
 		limitValue string
 	}{
-		{"requests per minute", authz.Limits{RPM: 2, TPM: 1_000_000}, 2, "requests", "rate_limit_exceeded", quota.HeaderLimitRequests, "2"},
-		{"tokens per minute", authz.Limits{TPM: 9000, RPM: 100}, 2, "tokens", "rate_limit_exceeded", quota.HeaderLimitTokens, "9000"},
-		{"tokens per day", authz.Limits{TokensPerDay: 9000}, 2, "insufficient_quota", "insufficient_quota", "", ""},
-		{"tokens per month", authz.Limits{TokensPerMonth: 9000}, 2, "insufficient_quota", "insufficient_quota", "", ""},
+		{"requests per minute", record.Limits{RPM: 2, TPM: 1_000_000}, 2, "requests", "rate_limit_exceeded", quota.HeaderLimitRequests, "2"},
+		{"tokens per minute", record.Limits{TPM: 9000, RPM: 100}, 2, "tokens", "rate_limit_exceeded", quota.HeaderLimitTokens, "9000"},
+		{"tokens per day", record.Limits{TokensPerDay: 9000}, 2, "insufficient_quota", "insufficient_quota", "", ""},
+		{"tokens per month", record.Limits{TokensPerMonth: 9000}, 2, "insufficient_quota", "insufficient_quota", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id, secret := s.key(t, keys.Spec{Limits: tc.limits})
@@ -345,7 +345,7 @@ func TestRateLimitsAnswer429WithRetryAfterAndHeaders(t *testing.T) {
 			if tc.name == "tokens per minute" && h.Get(quota.HeaderRemainingTokens) != "8996" {
 				t.Errorf("%s = %q on a denial, want 8996", quota.HeaderRemainingTokens, h.Get(quota.HeaderRemainingTokens))
 			}
-			if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != tc.ok {
+			if es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) != tc.ok {
 				t.Errorf("ledger has %d entries, want %d", len(es), tc.ok)
 			}
 		})

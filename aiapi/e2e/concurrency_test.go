@@ -15,9 +15,9 @@ import (
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/aiapi/provider/echo"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // gate is the echo model, except that its calls wait until the test opens
@@ -143,9 +143,9 @@ func TestConcurrentRequestsNeverOverspendABudget(t *testing.T) {
 			if status, _, b, err := s.post(t.Context(), probe, p.path, p.body("plain", words)); err != nil || status != http.StatusOK {
 				t.Fatalf("probe: %d %s %v", status, b, err)
 			}
-			bound := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(probeID)})[0].ReservedTokens
+			bound := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(probeID)})[0].ReservedTokens
 			budget := n*bound + bound - 1 // n fit, n+1 do not
-			id, secret := s.key(t, keys.Spec{Limits: authz.Limits{TokensPerDay: budget}})
+			id, secret := s.key(t, keys.Spec{Limits: record.Limits{TokensPerDay: budget}})
 
 			type result struct {
 				status int
@@ -199,7 +199,7 @@ func TestConcurrentRequestsNeverOverspendABudget(t *testing.T) {
 			if got := g.entered.Load(); got != n {
 				t.Errorf("%d requests reached the gated model, want the %d admitted", got, n)
 			}
-			es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+			es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 			var used int64
 			for _, e := range es {
 				used += e.PromptTokens + e.CompletionTokens

@@ -16,6 +16,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // TestEmbeddingsAreChargedWhenTheUpstreamReportsNoUsage: an upstream that
@@ -37,11 +38,11 @@ func TestEmbeddingsAreChargedWhenTheUpstreamReportsNoUsage(t *testing.T) {
 		{"text", text, int64(len(text)+3) / 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := len(s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}))
+			before := len(s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}))
 			if status, body := post(t, s.URL, key, "/v1/embeddings", tc.body); status != http.StatusOK {
 				t.Fatalf("%d %.300s", status, body)
 			}
-			es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+			es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 			if len(es) != before+1 || es[len(es)-1].PromptTokens != tc.prompt {
 				t.Errorf("ledger rows %+v, want one more with %d prompt tokens", es[before:], tc.prompt)
 			}

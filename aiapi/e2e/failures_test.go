@@ -22,6 +22,7 @@ import (
 	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // upstream is an OpenAI-compatible server on 127.0.0.1 whose answer each
@@ -111,7 +112,7 @@ func TestUpstreamFailuresBecome502Or504AndReleaseTheReservation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := newUpstream(t, tc.answer)
 			s := newStack(t, withUpstream(t, u, 200*time.Millisecond))
-			id, secret := s.key(t, keys.Spec{Limits: authz.Limits{TokensPerDay: 100_000}})
+			id, secret := s.key(t, keys.Spec{Limits: record.Limits{TokensPerDay: 100_000}})
 			c := s.client(secret)
 			var err error
 			if tc.stream {
@@ -134,7 +135,7 @@ func TestUpstreamFailuresBecome502Or504AndReleaseTheReservation(t *testing.T) {
 			if n := s.pending(t); n != 0 {
 				t.Errorf("%d reservations still pending: not released", n)
 			}
-			if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 0 {
+			if es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) != 0 {
 				t.Errorf("ledger = %+v, want nothing for a failed call", es)
 			}
 			// The whole budget is back: a request reserving nearly all of it
@@ -219,7 +220,7 @@ func TestCanceledStreamIsSettledToWhatWasProduced(t *testing.T) {
 	st.Close()
 	var es []quota.Entry
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if es = s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) > 0 {
+		if es = s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) > 0 {
 			break
 		}
 	}

@@ -14,9 +14,9 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/anthropic/anthropictest"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // withAnthropic routes the model "claude" to an anthropic provider at up
@@ -168,7 +168,7 @@ func TestStreamsAreFlushedEventByEvent(t *testing.T) {
 			if _, err := r.until(tc.first); err != nil {
 				t.Fatalf("while the upstream holds the rest: %v", err)
 			}
-			if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 0 {
+			if es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) != 0 {
 				t.Errorf("settled before the stream ended: %+v", es)
 			}
 			close(release)
@@ -179,7 +179,7 @@ func TestStreamsAreFlushedEventByEvent(t *testing.T) {
 			if len(rest) == 0 || rest[len(rest)-1] != tc.last {
 				t.Errorf("after the release: %v, want the stream to end with %s", rest, tc.last)
 			}
-			es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+			es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 			if len(es) != 1 || es[0].PromptTokens != tc.prompt || es[0].CompletionTokens != tc.completion {
 				t.Errorf("ledger = %+v, want one row of %d + %d tokens", es, tc.prompt, tc.completion)
 			}

@@ -4,9 +4,9 @@ import (
 	"testing"
 
 	"github.com/aigate/aigate/aiapi"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // Every answered request's ledger row names the protocol it came in by, so
@@ -22,11 +22,11 @@ func TestLedgerRecordsEachRequestsInboundProtocol(t *testing.T) {
 		{"/v1/messages", `{"model":"echo","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`, "messages"},
 		{"/v1/messages", `{"model":"echo","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, "messages"},
 	} {
-		before := len(s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}))
+		before := len(s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}))
 		if status, body := post(t, s.URL, key, tc.path, tc.body); status != 200 {
 			t.Fatalf("%s: %d %.300s", tc.path, status, body)
 		}
-		es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+		es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 		if len(es) != before+1 || es[len(es)-1].Protocol != tc.want {
 			t.Errorf("%s %s: ledger rows %+v, want one more with protocol %q", tc.path, tc.body, es[before:], tc.want)
 		}

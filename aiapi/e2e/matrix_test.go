@@ -15,9 +15,9 @@ import (
 	"github.com/aigate/aigate/aiapi/provider/anthropic/anthropictest"
 	"github.com/aigate/aigate/aiapi/provider/bedrock"
 	"github.com/aigate/aigate/aiapi/provider/bedrock/bedrocktest"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // post sends body to path with a bearer key and returns the status and
@@ -80,7 +80,7 @@ func TestEveryInboundProtocolReachesEveryProvider(t *testing.T) {
 	} {
 		for _, stream := range []string{"false", "true"} {
 			t.Run(tc.name+" stream "+stream, func(t *testing.T) {
-				before := len(s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}))
+				before := len(s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}))
 				status, body := post(t, s.URL, key, tc.path, sprintf(tc.body, tc.model, stream))
 				if status != 200 {
 					t.Fatalf("%d %s", status, body)
@@ -108,7 +108,7 @@ func TestEveryInboundProtocolReachesEveryProvider(t *testing.T) {
 				if text != tc.want {
 					t.Errorf("text %q, want %q (body %.400s)", text, tc.want, body)
 				}
-				es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+				es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 				if len(es) != before+1 || es[len(es)-1].CompletionTokens != tc.output {
 					t.Errorf("ledger %+v, want one more row with %d output tokens", es[before:], tc.output)
 				}

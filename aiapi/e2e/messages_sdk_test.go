@@ -11,9 +11,9 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/anthropic/anthropictest"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // anthropicClient is the official Anthropic SDK pointed at the stack, with
@@ -67,7 +67,7 @@ func TestMessagesAPIThroughTheAnthropicSDK(t *testing.T) {
 			prompt: 5 + 7 + 11, completion: 3},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
-			before := len(s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}))
+			before := len(s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}))
 			m, err := c.Messages.New(t.Context(), messageParams(tc.model, words))
 			if err != nil {
 				t.Fatal(err)
@@ -92,7 +92,7 @@ func TestMessagesAPIThroughTheAnthropicSDK(t *testing.T) {
 			}
 			checkUsage(t, acc.Usage, tc.usage)
 
-			es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+			es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 			if len(es) != before+2 {
 				t.Fatalf("ledger has %d new rows, want 2", len(es)-before)
 			}

@@ -11,9 +11,9 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/tidwall/gjson"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // answerChat answers like an OpenAI-compatible server: a completion, or a
@@ -69,7 +69,7 @@ func TestOpenAIUpstreamGetsTheCallersFieldsWithTheCapAndUsageRequest(t *testing.
 			t.Errorf("upstream body %s = %s, want %s (body %s)", path, v.Raw, want, body)
 		}
 	}
-	if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 1 || es[0].PromptTokens != 11 || es[0].CompletionTokens != 3 {
+	if es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) != 1 || es[0].PromptTokens != 11 || es[0].CompletionTokens != 3 {
 		t.Errorf("ledger = %+v, want the upstream's 11 + 3", es)
 	}
 
@@ -115,7 +115,7 @@ func TestOpenAIUpstreamGetsTheCallersFieldsWithTheCapAndUsageRequest(t *testing.
 		if !gjson.Get(u.lastBody(), "stream_options.include_usage").Bool() {
 			t.Errorf("upstream stream request without include_usage: %s", u.lastBody())
 		}
-		es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+		es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 		if e := es[len(es)-1]; e.PromptTokens != 11 || e.CompletionTokens != 3 {
 			t.Errorf("stream settled %+v, want the upstream's usage", e)
 		}
@@ -144,7 +144,7 @@ func TestEmbeddingsPassThroughToAnOpenAIUpstream(t *testing.T) {
 	if b := u.lastBody(); gjson.Get(b, "model").Str != "up-internal" || gjson.Get(b, "input").Raw != "[1,2,3]" {
 		t.Errorf("upstream body = %s", b)
 	}
-	if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != 1 || es[0].PromptTokens != 4 {
+	if es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) != 1 || es[0].PromptTokens != 4 {
 		t.Errorf("ledger = %+v", es)
 	}
 }

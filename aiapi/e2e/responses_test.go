@@ -12,9 +12,9 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/aigate/aigate/aiapi"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 func responseParams(model, text string) responses.ResponseNewParams {
@@ -61,7 +61,7 @@ func TestResponsesAPIThroughTheSDK(t *testing.T) {
 		{"chatonly", "Hello from upstream", "/v1/chat/completions", 11, 3},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
-			before := len(s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}))
+			before := len(s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}))
 			resp, err := c.Responses.New(t.Context(), responseParams(tc.model, "hello aigate responses"))
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +96,7 @@ func TestResponsesAPIThroughTheSDK(t *testing.T) {
 					t.Errorf("upstream model %q", m)
 				}
 			}
-			es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+			es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 			if len(es) != before+2 {
 				t.Fatalf("ledger has %d new rows, want 2", len(es)-before)
 			}

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/aiapi"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // A rotation stops the replaced secret like a revocation: the gateway still
@@ -56,7 +56,7 @@ func TestRotatedSecretIsRefusedDespiteTheCachedAllow(t *testing.T) {
 			if tc.grace > 0 {
 				want = 3
 			}
-			if es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}); len(es) != want {
+			if es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)}); len(es) != want {
 				t.Errorf("ledger has %d entries, want %d: the refused request is not metered", len(es), want)
 			}
 		})

@@ -13,10 +13,10 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/anthropic/anthropictest"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // withPrices returns cfg pricing each named model at price.
@@ -62,7 +62,7 @@ func waitLedger(t *testing.T, s *stack, q quota.Query, n int) []quota.Entry {
 
 func TestStreamCutByTheClientIsChargedInDollars(t *testing.T) {
 	s := newStack(t, withPrices(aiapi.DefaultConfig(), dollar, "echo"))
-	id, secret := s.key(t, keys.Spec{Limits: authz.Limits{USDPerDay: 1_000_000}})
+	id, secret := s.key(t, keys.Spec{Limits: record.Limits{USDPerDay: 1_000_000}})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	c := s.client(secret)
@@ -77,7 +77,7 @@ func TestStreamCutByTheClientIsChargedInDollars(t *testing.T) {
 		}
 	}
 	st.Close()
-	e := waitLedger(t, s, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}, 1)[0]
+	e := waitLedger(t, s, quota.Query{PrincipalID: record.KeyPrincipalID(id)}, 1)[0]
 	if e.CompletionTokens < 3 || e.CompletionTokens >= 200 {
 		t.Errorf("settled %d output tokens, want the 3 words produced or a few more", e.CompletionTokens)
 	}
@@ -99,7 +99,7 @@ func TestStreamedToolCallAnswerIsCharged(t *testing.T) {
 		fmt.Fprint(w, "data: [DONE]\n\n")
 	})
 	s := newStack(t, withPrices(withUpstream(t, u, 0), dollar, "up-internal"))
-	id, secret := s.key(t, keys.Spec{Limits: authz.Limits{USDPerMonth: 5_000_000}})
+	id, secret := s.key(t, keys.Spec{Limits: record.Limits{USDPerMonth: 5_000_000}})
 	c := s.client(secret)
 	st := c.Chat.Completions.NewStreaming(t.Context(), chatParams("up", "weather in Paris?"))
 	calls := 0
@@ -111,7 +111,7 @@ func TestStreamedToolCallAnswerIsCharged(t *testing.T) {
 	if err := st.Err(); err != nil || calls != 2 {
 		t.Fatalf("stream: %d tool-call chunks, %v", calls, err)
 	}
-	checkCharged(t, waitLedger(t, s, quota.Query{PrincipalID: authz.KeyPrincipalID(id)}, 1)[0], dollar)
+	checkCharged(t, waitLedger(t, s, quota.Query{PrincipalID: record.KeyPrincipalID(id)}, 1)[0], dollar)
 }
 
 func TestModelWithoutPriceRefusesOnlyCallersWithAUSDBudget(t *testing.T) {
@@ -119,9 +119,9 @@ func TestModelWithoutPriceRefusesOnlyCallersWithAUSDBudget(t *testing.T) {
 	if _, err := s.Keys.SetTenant(t.Context(), "budgeted", keys.TenantChange{USDPerDay: ptr(int64(5_000_000))}); err != nil {
 		t.Fatal(err)
 	}
-	_, withUSD := s.key(t, keys.Spec{Limits: authz.Limits{USDPerDay: 1_000_000}})
+	_, withUSD := s.key(t, keys.Spec{Limits: record.Limits{USDPerDay: 1_000_000}})
 	_, ofTenant := s.key(t, keys.Spec{Tenant: "budgeted"})
-	freeID, free := s.key(t, keys.Spec{Limits: authz.Limits{TokensPerDay: 100_000}})
+	freeID, free := s.key(t, keys.Spec{Limits: record.Limits{TokensPerDay: 100_000}})
 	body := `{"model":"echo","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`
 	for name, secret := range map[string]string{"key with a USD budget": withUSD, "key of a tenant with one": ofTenant} {
 		// OpenAI's shape carries the code; Anthropic's has none, its
@@ -136,7 +136,7 @@ func TestModelWithoutPriceRefusesOnlyCallersWithAUSDBudget(t *testing.T) {
 	if status, _, b, err := s.post(t.Context(), free, "/v1/chat/completions", body); err != nil || status != http.StatusOK {
 		t.Fatalf("key without a USD budget: %d %s %v; want 200", status, b, err)
 	}
-	e := waitLedger(t, s, quota.Query{PrincipalID: authz.KeyPrincipalID(freeID)}, 1)[0]
+	e := waitLedger(t, s, quota.Query{PrincipalID: record.KeyPrincipalID(freeID)}, 1)[0]
 	if !e.Unpriced || e.CostMicros != 0 {
 		t.Errorf("ledger row %+v, want unpriced at $0", e)
 	}
@@ -150,7 +150,7 @@ func TestExhaustedUSDBudgetIs429NamingItAndItsReset(t *testing.T) {
 	// the key's $0.05 a day.
 	dear := pricing.Price{Input: 100_000_000, Output: 100_000_000, CachedInput: 100_000_000, CacheWrite: 100_000_000}
 	s := newStack(t, withPrices(aiapi.DefaultConfig(), dear, "echo"))
-	_, secret := s.key(t, keys.Spec{Limits: authz.Limits{USDPerDay: 50_000}})
+	_, secret := s.key(t, keys.Spec{Limits: record.Limits{USDPerDay: 50_000}})
 	body := `{"model":"echo","max_tokens":1000,"messages":[{"role":"user","content":"hi"}]}`
 	reset := quota.WindowsAt(s.Clock.Now()).DayEnd().Format(time.RFC3339)
 	for _, c := range []struct{ path, shape string }{
@@ -229,7 +229,7 @@ func TestCacheReadsAndWritesArePricedAsConfigured(t *testing.T) {
 		cfg := withAnthropic(t, aiapi.DefaultConfig(), up)
 		cfg.Pricing = pricing.NewTable([]pricing.Entry{{Model: "claude-upstream-1", Price: sonnet}})
 		s := newStack(t, cfg)
-		id, secret := s.key(t, keys.Spec{Limits: authz.Limits{USDPerDay: 1_000_000}})
+		id, secret := s.key(t, keys.Spec{Limits: record.Limits{USDPerDay: 1_000_000}})
 		for _, body := range []string{
 			`{"model":"claude","max_tokens":600,"messages":[{"role":"user","content":"hi"}]}`,
 			`{"model":"claude","max_tokens":600,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
@@ -238,7 +238,7 @@ func TestCacheReadsAndWritesArePricedAsConfigured(t *testing.T) {
 				t.Fatalf("%d %s %v", status, b, err)
 			}
 		}
-		es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+		es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 		if len(es) != 2 {
 			t.Fatalf("ledger = %+v, want the answer and the stream", es)
 		}
@@ -257,7 +257,7 @@ func TestCacheReadsAndWritesArePricedAsConfigured(t *testing.T) {
 		if status, _, b, err := s.post(t.Context(), secret, "/v1/chat/completions", `{"model":"up","messages":[{"role":"user","content":"hi"}]}`); err != nil || status != http.StatusOK {
 			t.Fatalf("%d %s %v", status, b, err)
 		}
-		es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+		es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 		if len(es) != 1 || es[0].CostMicros != 6_720 || es[0].CachedTokens != 1_024 {
 			t.Errorf("settled %+v, want $0.00672 with 1024 cached", es)
 		}

@@ -14,10 +14,10 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/aigate/aigate/aiapi"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // A caller that stops reading must not hold its stream open (security
@@ -55,7 +55,7 @@ func TestStalledReaderIsCutAndSettledToWhatWasSent(t *testing.T) {
 
 	var es []quota.Entry
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(es) == 0; time.Sleep(20 * time.Millisecond) {
-		es = s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+		es = s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 	}
 	if len(es) != 1 {
 		t.Fatalf("ledger = %+v: the stalled stream was not ended and settled", es)
@@ -97,7 +97,7 @@ func TestStreamCutAtAnyEventIsChargedForItsOutput(t *testing.T) {
 			st.Close()
 			var es []quota.Entry
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(es) == 0; time.Sleep(10 * time.Millisecond) {
-				es = s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+				es = s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 			}
 			if len(es) != 1 {
 				t.Fatalf("ledger = %+v, want the cut stream settled", es)
@@ -148,7 +148,7 @@ func TestRunningStreamKeepsItsReservation(t *testing.T) {
 	if err := st.Err(); err != nil {
 		t.Fatal(err)
 	}
-	es := s.ledger(t, quota.Query{PrincipalID: authz.KeyPrincipalID(id)})
+	es := s.ledger(t, quota.Query{PrincipalID: record.KeyPrincipalID(id)})
 	if len(es) != 1 || es[0].CompletionTokens != 40 {
 		t.Fatalf("ledger = %+v, want one row of 40 words", es)
 	}

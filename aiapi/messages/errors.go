@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // ErrorBody is an error answer in Anthropic's shape,
@@ -97,7 +97,7 @@ func SetRateLimitHeaders(h http.Header, s quota.Status) {
 // the anthropic-ratelimit-* headers for a 429, as quota.SetDenialHeaders
 // does for OpenAI's; the handler sets both. err must wrap a *quota.Denial;
 // otherwise nothing is set.
-func SetDenialHeaders(h http.Header, err error, st quota.Status, limits authz.Limits, now time.Time) {
+func SetDenialHeaders(h http.Header, err error, st quota.Status, limits record.Limits, now time.Time) {
 	var d *quota.Denial
 	if !errors.As(err, &d) {
 		return

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 func TestErrorBodyIsAnthropicsShape(t *testing.T) {
@@ -76,7 +76,7 @@ func TestSetDenialHeaders(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	d := &quota.Denial{Limit: quota.LimitRequestsPerMinute, Max: 60, Used: 60, ResetAt: now.Add(1500 * time.Millisecond)}
 	h := http.Header{}
-	SetDenialHeaders(h, fmt.Errorf("wrapped: %w", d), quota.Status{}, authz.Limits{RPM: 60}, now)
+	SetDenialHeaders(h, fmt.Errorf("wrapped: %w", d), quota.Status{}, record.Limits{RPM: 60}, now)
 	want := http.Header{
 		"Retry-After":                            {"2"},
 		"Anthropic-Ratelimit-Requests-Limit":     {"60"},
@@ -87,7 +87,7 @@ func TestSetDenialHeaders(t *testing.T) {
 		t.Fatalf("headers %v, want %v", h, want)
 	}
 	h = http.Header{}
-	SetDenialHeaders(h, fmt.Errorf("not a denial"), quota.Status{}, authz.Limits{}, now)
+	SetDenialHeaders(h, fmt.Errorf("not a denial"), quota.Status{}, record.Limits{}, now)
 	if len(h) != 0 {
 		t.Fatalf("headers %v for an error that is no denial", h)
 	}

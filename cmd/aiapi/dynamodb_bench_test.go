@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aigate/aigate/apikey"
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/dynamodb"
@@ -78,7 +78,7 @@ func BenchmarkDynamoDBPerRequest(b *testing.B) {
 		b.Fatal(err)
 	}
 	km := &keys.Manager{Store: admin, Hasher: hasher}
-	limits := authz.Limits{RPM: 1 << 30, TPM: 1 << 40, TokensPerDay: 1 << 50, TokensPerMonth: 1 << 50}
+	limits := record.Limits{RPM: 1 << 30, TPM: 1 << 40, TokensPerDay: 1 << 50, TokensPerMonth: 1 << 50}
 	if err := admin.PutTenant(ctx, &store.Tenant{Name: "acme", Limits: limits, Version: 1}, store.TenantEvent{Tenant: "acme", Action: "created", Actor: "bench", At: time.Now()}); err != nil {
 		b.Fatal(err)
 	}

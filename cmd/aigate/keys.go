@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/keys"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store"
 )
@@ -69,7 +69,7 @@ func openManager(ctx context.Context, s setup.Settings, actor string) (*keys.Man
 // wrapKeysErr maps domain errors to exit codes: a bad request or an unknown
 // key is the user's input (2); anything else is a failure (1).
 func wrapKeysErr(err error) error {
-	if errors.Is(err, keys.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, keys.ErrInvalid) || errors.Is(err, record.ErrNotFound) {
 		return &exitError{code: 2, err: err}
 	}
 	return err
@@ -96,7 +96,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	tenant := fs.String("tenant", "", "tenant the key belongs to")
 	models := fs.String("models", "*", "comma-separated model globs the key may use ('' for none: every call is denied; with --admin the default is none)")
 	admin := fs.Bool("admin", false, "an admin key: it signs in to the console and calls the admin API (and no model unless --models is given)")
-	var l authz.Limits
+	var l record.Limits
 	fs.Int64Var(&l.RPM, "rpm", 0, "requests per minute (0: unlimited)")
 	fs.Int64Var(&l.TPM, "tpm", 0, "tokens per minute (0: unlimited)")
 	fs.Int64Var(&l.TokensPerDay, "tokens-per-day", 0, "tokens per UTC day (0: unlimited)")
@@ -124,7 +124,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	l.USDPerDay, l.USDPerMonth = usdDay.micros, usdMonth.micros
 	spec := keys.Spec{Name: *name, Tenant: *tenant, Models: splitList(*models), Limits: l, UsageIdentifierKey: *usageKey}
 	if *admin {
-		spec.Role = authz.RoleAdmin
+		spec.Role = record.RoleAdmin
 		if !flagSet(fs, "models") {
 			// An admin key's job is administration: it calls models only
 			// when asked for explicitly.
@@ -243,11 +243,11 @@ func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	v := viewOf(k, time.Now())
 	if *asJSON {
 		if history == nil {
-			history = []authz.AuditEvent{}
+			history = []record.AuditEvent{}
 		}
 		return writeJSON(stdout, struct {
 			keyView
-			History []authz.AuditEvent `json:"history"`
+			History []record.AuditEvent `json:"history"`
 		}{v, history})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -338,21 +338,21 @@ func oneID(fs *flag.FlagSet, args []string, cmd string) (string, error) {
 
 // keyView is how a key is shown: its effective status, never a hash.
 type keyView struct {
-	ID                string       `json:"id"`
-	Name              string       `json:"name"`
-	Tenant            string       `json:"tenant"`
-	Models            []string     `json:"models"`
-	Limits            authz.Limits `json:"limits"`
-	Status            authz.Status `json:"status"`
-	Role              authz.Role   `json:"role,omitempty"`
-	CreatedAt         time.Time    `json:"created_at"`
-	UpdatedAt         time.Time    `json:"updated_at"`
-	ExpiresAt         time.Time    `json:"expires_at,omitzero"`
-	RevokedAt         time.Time    `json:"revoked_at,omitzero"`
-	PreviousExpiresAt time.Time    `json:"previous_secret_expires_at,omitzero"`
+	ID                string        `json:"id"`
+	Name              string        `json:"name"`
+	Tenant            string        `json:"tenant"`
+	Models            []string      `json:"models"`
+	Limits            record.Limits `json:"limits"`
+	Status            record.Status `json:"status"`
+	Role              record.Role   `json:"role,omitempty"`
+	CreatedAt         time.Time     `json:"created_at"`
+	UpdatedAt         time.Time     `json:"updated_at"`
+	ExpiresAt         time.Time     `json:"expires_at,omitzero"`
+	RevokedAt         time.Time     `json:"revoked_at,omitzero"`
+	PreviousExpiresAt time.Time     `json:"previous_secret_expires_at,omitzero"`
 }
 
-func viewOf(k *authz.Key, now time.Time) keyView {
+func viewOf(k *record.Key, now time.Time) keyView {
 	models := k.Models
 	if models == nil {
 		models = []string{}

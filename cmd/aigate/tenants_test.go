@@ -4,16 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/aigate/aigate/server"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/server"
+
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -21,8 +22,8 @@ func TestKeysUSDBudgetsAreShownAndKeptByRotation(t *testing.T) {
 	c := newCLI(t)
 	out := c.ok("keys", "create", "--json", "--name", "svc", "--usd-per-day", "5", "--usd-per-month", "100.50")
 	var k struct {
-		ID     string       `json:"id"`
-		Limits authz.Limits `json:"limits"`
+		ID     string        `json:"id"`
+		Limits record.Limits `json:"limits"`
 	}
 	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Limits.USDPerDay != 5_000_000 || k.Limits.USDPerMonth != 100_500_000 {
 		t.Fatalf("created %s (%v), want $5 and $100.50 as micro-dollars", out, err)
@@ -31,7 +32,7 @@ func TestKeysUSDBudgetsAreShownAndKeptByRotation(t *testing.T) {
 		t.Errorf("keys show does not print the USD budgets:\n%s", show)
 	}
 	var rotated struct {
-		Limits authz.Limits `json:"limits"`
+		Limits record.Limits `json:"limits"`
 	}
 	if err := json.Unmarshal([]byte(c.ok("keys", "rotate", k.ID, "--json")), &rotated); err != nil || rotated.Limits != k.Limits {
 		t.Errorf("rotated limits %+v (%v), want %+v kept", rotated.Limits, err, k.Limits)

@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/setup"
 )
 
@@ -22,16 +22,16 @@ import (
 type usageRow struct {
 	// KeyID is the key's id; for a JWT principal, its subject (the field
 	// predates principal ids with a kind: PrincipalID tells them apart).
-	KeyID            string     `json:"key_id"`
-	Kind             authz.Kind `json:"kind,omitempty"`   // api_key or jwt
-	Issuer           string     `json:"issuer,omitempty"` // a JWT's issuer
-	PrincipalID      string     `json:"principal_id"`     // key:ID or jwt:ISSUER#SUBJECT
-	Tenant           string     `json:"tenant,omitempty"`
-	Model            string     `json:"model"`
-	Requests         int64      `json:"requests"`
-	PromptTokens     int64      `json:"prompt_tokens"`
-	CompletionTokens int64      `json:"completion_tokens"`
-	TotalTokens      int64      `json:"total_tokens"`
+	KeyID            string      `json:"key_id"`
+	Kind             record.Kind `json:"kind,omitempty"`   // api_key or jwt
+	Issuer           string      `json:"issuer,omitempty"` // a JWT's issuer
+	PrincipalID      string      `json:"principal_id"`     // key:ID or jwt:ISSUER#SUBJECT
+	Tenant           string      `json:"tenant,omitempty"`
+	Model            string      `json:"model"`
+	Requests         int64       `json:"requests"`
+	PromptTokens     int64       `json:"prompt_tokens"`
+	CompletionTokens int64       `json:"completion_tokens"`
+	TotalTokens      int64       `json:"total_tokens"`
 	// CachedTokens and CacheWriteTokens are the parts of PromptTokens read
 	// from and written to the prompt cache.
 	CachedTokens     int64       `json:"cached_tokens"`
@@ -45,7 +45,7 @@ type usageRow struct {
 // name is how the table shows the principal: a key by its id, anything
 // else by its whole principal id.
 func (r usageRow) name() string {
-	if r.Kind == authz.KindAPIKey {
+	if r.Kind == record.KindAPIKey {
 		return r.KeyID
 	}
 	return r.PrincipalID
@@ -79,7 +79,7 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *key != "" {
 		// The ledger names a key by its principal id, never a JWT subject
 		// that happens to equal the key's id.
-		q.PrincipalID = authz.KeyPrincipalID(strings.TrimPrefix(*key, authz.KeyPrincipalPrefix))
+		q.PrincipalID = record.KeyPrincipalID(strings.TrimPrefix(*key, record.KeyPrincipalPrefix))
 	}
 	if *since != "" {
 		if q.Since, err = parseSince(*since, time.Now()); err != nil {
@@ -128,7 +128,7 @@ func usageRows(entries []quota.Entry) []usageRow {
 		r := sums[g]
 		if r == nil {
 			r = &usageRow{KeyID: e.PrincipalID, PrincipalID: e.PrincipalID, Tenant: e.Tenant, Model: e.Model}
-			if kind, issuer, subject, ok := authz.SplitPrincipalID(e.PrincipalID); ok {
+			if kind, issuer, subject, ok := record.SplitPrincipalID(e.PrincipalID); ok {
 				r.Kind, r.Issuer, r.KeyID = kind, issuer, subject
 			}
 			sums[g] = r
@@ -209,7 +209,7 @@ func usageGroups(entries []quota.Entry, by string) []groupRow {
 			switch by {
 			case "key":
 				r.PrincipalID = e.PrincipalID
-				if _, _, subject, ok := authz.SplitPrincipalID(e.PrincipalID); ok {
+				if _, _, subject, ok := record.SplitPrincipalID(e.PrincipalID); ok {
 					v = subject
 				}
 				r.KeyID = &v
@@ -250,7 +250,7 @@ func writeGroups(w io.Writer, by string, rows []groupRow, asJSON bool) error {
 	var total groupRow
 	for _, r := range rows {
 		name := r.name
-		if by == "key" && r.KeyID != nil && strings.HasPrefix(r.PrincipalID, authz.KeyPrincipalPrefix) {
+		if by == "key" && r.KeyID != nil && strings.HasPrefix(r.PrincipalID, record.KeyPrincipalPrefix) {
 			name = *r.KeyID
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", dash(name), r.Requests, r.InputTokens, r.OutputTokens,

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -17,7 +17,7 @@ import (
 // AI API does.
 func (c *cli) settle(key, tenant, model string, prompt, completion int64, at time.Time) {
 	c.t.Helper()
-	c.settlePrincipal(authz.KeyPrincipalID(key), tenant, model, prompt, completion, at)
+	c.settlePrincipal(record.KeyPrincipalID(key), tenant, model, prompt, completion, at)
 }
 
 // settlePrincipal records usage of any principal.
@@ -97,7 +97,7 @@ func TestUsageTellsAKeyFromAJWTSubjectWithItsID(t *testing.T) {
 	k := c.create("--name", "k")
 	now := time.Now()
 	c.settle(k.ID, "", "echo", 10, 5, now.Add(-time.Minute))
-	jwt := authz.JWTPrincipalID("http://127.0.0.1:8080/dev-issuer", k.ID)
+	jwt := record.JWTPrincipalID("http://127.0.0.1:8080/dev-issuer", k.ID)
 	c.settlePrincipal(jwt, "", "echo", 1000, 1000, now.Add(-time.Minute))
 	rows := func(args ...string) []usageRow {
 		t.Helper()
@@ -107,11 +107,11 @@ func TestUsageTellsAKeyFromAJWTSubjectWithItsID(t *testing.T) {
 		}
 		return out
 	}
-	if got := rows("--key", k.ID); len(got) != 1 || got[0].TotalTokens != 15 || got[0].Kind != authz.KindAPIKey ||
+	if got := rows("--key", k.ID); len(got) != 1 || got[0].TotalTokens != 15 || got[0].Kind != record.KindAPIKey ||
 		got[0].KeyID != k.ID || got[0].PrincipalID != "key:"+k.ID {
 		t.Errorf("--key %s: %+v, want the key's 15 tokens only", k.ID, got)
 	}
-	if got := rows("--principal", jwt); len(got) != 1 || got[0].TotalTokens != 2000 || got[0].Kind != authz.KindJWT ||
+	if got := rows("--principal", jwt); len(got) != 1 || got[0].TotalTokens != 2000 || got[0].Kind != record.KindJWT ||
 		got[0].Issuer != "http://127.0.0.1:8080/dev-issuer" || got[0].KeyID != k.ID {
 		t.Errorf("--principal %s: %+v", jwt, got)
 	}

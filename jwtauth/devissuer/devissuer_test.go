@@ -17,6 +17,7 @@ import (
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/jwtauth"
 	"github.com/aigate/aigate/jwtauth/devissuer"
+	"github.com/aigate/aigate/record"
 )
 
 const issuerURL = "http://127.0.0.1:8080/dev"
@@ -97,7 +98,7 @@ func TestIssuedTokenVerifiesWithItsConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans := map[string]authz.Limits{"free": {RPM: 5}, "pro": {RPM: 500, TPM: 50000}}
+	plans := map[string]record.Limits{"free": {RPM: 5}, "pro": {RPM: 500, TPM: 50000}}
 	v, err := jwtauth.New(context.Background(), jwtauth.Config{
 		Issuers: []jwtauth.IssuerConfig{iss.Config()}, Plans: plans, DefaultPlan: "free",
 	})
@@ -118,7 +119,7 @@ func TestIssuedTokenVerifiesWithItsConfig(t *testing.T) {
 		t.Errorf("ExpiresAt = %v, want an hour from now", p.ExpiresAt)
 	}
 	p.ExpiresAt = time.Time{}
-	want := authz.Principal{ID: authz.JWTPrincipalID(iss.URL(), "alice"), Kind: authz.KindJWT, Name: "Alice", Tenant: "acme", Models: []string{"gpt-4o*", "echo"}, Limits: plans["pro"]}
+	want := record.Principal{ID: record.JWTPrincipalID(iss.URL(), "alice"), Kind: record.KindJWT, Name: "Alice", Tenant: "acme", Models: []string{"gpt-4o*", "echo"}, Limits: plans["pro"]}
 	if !reflect.DeepEqual(*p, want) {
 		t.Errorf("principal = %+v, want %+v", *p, want)
 	}
@@ -175,7 +176,7 @@ func TestDiscoveryFromHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := v.VerifyToken(context.Background(), tok); err != nil || p.ID != authz.JWTPrincipalID(iss.URL(), "alice") {
+	if p, err := v.VerifyToken(context.Background(), tok); err != nil || p.ID != record.JWTPrincipalID(iss.URL(), "alice") {
 		t.Fatalf("VerifyToken = %+v, %v", p, err)
 	}
 

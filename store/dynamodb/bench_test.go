@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/storetest"
 )
 
@@ -34,7 +34,7 @@ func BenchmarkGetKey(b *testing.B) {
 	s := openClosing(b)
 	for i := range 200 {
 		k := storetest.NewKey(fmt.Sprintf("key%04d", i))
-		if err := s.CreateKey(b.Context(), k, authz.AuditEvent{Action: authz.ActionCreated}); err != nil {
+		if err := s.CreateKey(b.Context(), k, record.AuditEvent{Action: record.ActionCreated}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -57,7 +57,7 @@ func BenchmarkGetKey(b *testing.B) {
 func BenchmarkReserveSettle(b *testing.B) {
 	s := openClosing(b)
 	ctx := b.Context()
-	l := authz.Limits{RPM: 1 << 40, TPM: 1 << 40, TokensPerDay: 1 << 50, TokensPerMonth: 1 << 50}
+	l := record.Limits{RPM: 1 << 40, TPM: 1 << 40, TokensPerDay: 1 << 50, TokensPerMonth: 1 << 50}
 	now := time.Now()
 	var reserve, settle, both latencies
 	i := 0

@@ -10,9 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
-	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/storetest"
 )
 
@@ -68,7 +67,7 @@ func TestSettlementCommittedBeforeACrashIsFinishedByExpiry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openClosing(t)
 			ctx := t.Context()
-			l := authz.Limits{TPM: 1000, TokensPerDay: 5000}
+			l := record.Limits{TPM: 1000, TokensPerDay: 5000}
 			r := crashReservation("r1", 800)
 			if _, err := s.Reserve(ctx, r, l); err != nil {
 				t.Fatal(err)
@@ -81,10 +80,10 @@ func TestSettlementCommittedBeforeACrashIsFinishedByExpiry(t *testing.T) {
 			tc.steps(t, s, cr, e)
 
 			// Committed: no one else can settle or release it meanwhile.
-			if _, err := s.Settle(ctx, st); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.Settle(ctx, st); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("Settle after a committed settlement = %v, want ErrNotFound", err)
 			}
-			if err := s.Release(ctx, "r1"); !errors.Is(err, store.ErrNotFound) {
+			if err := s.Release(ctx, "r1"); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("Release after a committed settlement = %v, want ErrNotFound", err)
 			}
 			// Until repaired the windows hold the reserved 800: budget held
@@ -121,7 +120,7 @@ func TestConcurrentFinishersAdjustOnce(t *testing.T) {
 	s := openClosing(t)
 	ctx := t.Context()
 	r := crashReservation("r1", 500)
-	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+	if _, err := s.Reserve(ctx, r, record.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	cr, e, nonce, err := s.commitSettlement(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "r1"}, PromptTokens: 7, CompletionTokens: 3, At: crashBase})
@@ -168,7 +167,7 @@ func TestLateSettlementCommittedBeforeACrashIsFinishedByExpiry(t *testing.T) {
 			s := openClosing(t)
 			ctx := t.Context()
 			r := crashReservation("r1", 800)
-			if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+			if _, err := s.Reserve(ctx, r, record.Limits{}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.settledBefore {
@@ -183,7 +182,7 @@ func TestLateSettlementCommittedBeforeACrashIsFinishedByExpiry(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The crash. Committed: no other settlement gets in meanwhile.
-			if _, err := s.Settle(ctx, st); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.Settle(ctx, st); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("Settle after a committed late settlement = %v, want ErrNotFound", err)
 			}
 			for range 2 {
@@ -211,7 +210,7 @@ func TestStaleFinisherLeavesALaterLateSettlementAlone(t *testing.T) {
 	s := openClosing(t)
 	ctx := t.Context()
 	r := crashReservation("r1", 500)
-	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+	if _, err := s.Reserve(ctx, r, record.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	cr, e, nonce, err := s.commitSettlement(ctx, quota.Settlement{Reservation: r, PromptTokens: 7, CompletionTokens: 3, At: crashBase})
@@ -250,7 +249,7 @@ func TestStaleFinisherLeavesALaterLateSettlementAlone(t *testing.T) {
 func TestReserveCrashBeforeTheReservationItemOnlyHoldsBudgetBack(t *testing.T) {
 	s := openClosing(t)
 	ctx := t.Context()
-	l := authz.Limits{TokensPerDay: 1000}
+	l := record.Limits{TokensPerDay: 1000}
 	ws := windowsOf(quota.WindowsAt(crashBase))
 	for _, w := range ws[:2] { // minute and day counted, then the crash
 		if _, d, err := s.count(ctx, w, "p", 300, 0, l); err != nil || d != nil {
@@ -264,7 +263,7 @@ func TestReserveCrashBeforeTheReservationItemOnlyHoldsBudgetBack(t *testing.T) {
 		t.Fatalf("Reserve of what is left: %v", err)
 	}
 	// Nothing to settle, release or expire for the crashed one.
-	if err := s.Release(ctx, "crashed"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Release(ctx, "crashed"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("Release = %v, want ErrNotFound", err)
 	}
 }
@@ -272,11 +271,11 @@ func TestReserveCrashBeforeTheReservationItemOnlyHoldsBudgetBack(t *testing.T) {
 func TestReserveWithADuplicateIDGivesEverythingBack(t *testing.T) {
 	s := openClosing(t)
 	ctx := t.Context()
-	l := authz.Limits{RPM: 10, TPM: 1000}
+	l := record.Limits{RPM: 10, TPM: 1000}
 	if _, err := s.Reserve(ctx, crashReservation("r1", 100), l); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Reserve(ctx, crashReservation("r1", 200), l); !errors.Is(err, authz.ErrExists) {
+	if _, err := s.Reserve(ctx, crashReservation("r1", 200), l); !errors.Is(err, record.ErrExists) {
 		t.Fatalf("Reserve with a pending id = %v, want ErrExists", err)
 	}
 	for i, c := range windowTotals(t, s, "p", crashBase) {
@@ -293,13 +292,13 @@ func TestKeyUpdateCrashAfterTheCommitLosesNoEvent(t *testing.T) {
 	s := openClosing(t)
 	ctx := t.Context()
 	k := storetest.NewKey("k1")
-	if err := s.CreateKey(ctx, k, authz.AuditEvent{Action: "created", Actor: "a0", At: crashBase}); err != nil {
+	if err := s.CreateKey(ctx, k, record.AuditEvent{Action: "created", Actor: "a0", At: crashBase}); err != nil {
 		t.Fatal(err)
 	}
 	// Version 2 committed by hand: the key item only, no copy.
 	v2 := *k
 	v2.Version = 2
-	it, err := keyItem(&v2, authz.AuditEvent{Action: "rotated", Actor: "a1", At: crashBase})
+	it, err := keyItem(&v2, record.AuditEvent{Action: "rotated", Actor: "a1", At: crashBase})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +322,7 @@ func TestKeyUpdateCrashAfterTheCommitLosesNoEvent(t *testing.T) {
 	}
 	v3 := v2
 	v3.Version = 3
-	if err := s.UpdateKey(ctx, &v3, authz.AuditEvent{Action: "revoked", Actor: "a2", At: crashBase}); err != nil {
+	if err := s.UpdateKey(ctx, &v3, record.AuditEvent{Action: "revoked", Actor: "a2", At: crashBase}); err != nil {
 		t.Fatal(err)
 	}
 	if got := history(); got != "a0 a1 a2 " {
@@ -344,7 +343,7 @@ func TestKeyUpdateCrashBeforeTheCommitLeavesNoTrace(t *testing.T) {
 	s := openClosing(t)
 	ctx := t.Context()
 	k := storetest.NewKey("k1")
-	if err := s.CreateKey(ctx, k, authz.AuditEvent{Action: "created", Actor: "a0", At: crashBase}); err != nil {
+	if err := s.CreateKey(ctx, k, record.AuditEvent{Action: "created", Actor: "a0", At: crashBase}); err != nil {
 		t.Fatal(err)
 	}
 	cur, err := s.getKeyItem(ctx, "k1")
@@ -359,7 +358,7 @@ func TestKeyUpdateCrashBeforeTheCommitLeavesNoTrace(t *testing.T) {
 	}
 	next := *k
 	next.Version, next.Name = 2, "renamed"
-	if err := s.UpdateKey(ctx, &next, authz.AuditEvent{Action: "rotated", Actor: "a1"}); err != nil {
+	if err := s.UpdateKey(ctx, &next, record.AuditEvent{Action: "rotated", Actor: "a1"}); err != nil {
 		t.Fatal(err)
 	}
 	if evs, err := s.KeyHistory(ctx, "k1"); err != nil || len(evs) != 2 || evs[1].Actor != "a1" {
@@ -377,7 +376,7 @@ func TestConcurrentReserveSettleReleaseKeepTheBooks(t *testing.T) {
 		rounds     = 6
 		budget     = 20_000
 	)
-	l := authz.Limits{TPM: budget, TokensPerDay: budget, TokensPerMonth: budget}
+	l := record.Limits{TPM: budget, TokensPerDay: budget, TokensPerMonth: budget}
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex

@@ -92,7 +92,7 @@
 // # Principal ids
 //
 // Every PRINCIPAL above is a principal id with its kind, "key:KEYID" or
-// "jwt:ISSUER#SUBJECT" (authz.KeyPrincipalID, authz.JWTPrincipalID), so an
+// "jwt:ISSUER#SUBJECT" (record.KeyPrincipalID, record.JWTPrincipalID), so an
 // API key and a JWT subject with the same id never share a counter or a
 // ledger partition. Tables written before ids had a kind hold bare ids:
 // `aigate store migrate` (Store.MigratePrincipalIDs) rewrites them, key ids

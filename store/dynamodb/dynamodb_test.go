@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/storetest"
 )
@@ -106,7 +106,7 @@ func TestOpenTakesTheRegionFromTheURLOrTheEnvironment(t *testing.T) {
 func TestLoopbackEndpointNeedsNoCredentials(t *testing.T) {
 	isolateAWSConfig(t)
 	s := openClosing(t)
-	if _, err := s.GetKey(t.Context(), "absent"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetKey(t.Context(), "absent"); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("GetKey = %v, want ErrNotFound", err)
 	}
 	creds, err := s.client.Options().Credentials.Retrieve(t.Context())
@@ -126,14 +126,14 @@ func TestStoreFaultsAreErrorsNotAnswers(t *testing.T) {
 	ctx := t.Context()
 	k := storetest.NewKey("k1")
 	checks := map[string]error{
-		"CreateKey": s.CreateKey(ctx, k, authz.AuditEvent{Action: authz.ActionCreated}),
-		"UpdateKey": s.UpdateKey(ctx, k, authz.AuditEvent{}),
+		"CreateKey": s.CreateKey(ctx, k, record.AuditEvent{Action: record.ActionCreated}),
+		"UpdateKey": s.UpdateKey(ctx, k, record.AuditEvent{}),
 		"Release":   s.Release(ctx, "r1"),
 	}
 	_, checks["GetKey"] = s.GetKey(ctx, "k1")
 	_, checks["ListKeys"] = s.ListKeys(ctx, store.ListOptions{})
 	_, checks["KeyHistory"] = s.KeyHistory(ctx, "k1")
-	_, checks["Reserve"] = s.Reserve(ctx, quota.Reservation{ID: "r1", PrincipalID: "p", Tokens: 1, Windows: quota.WindowsAt(time.Now())}, authz.Limits{TPM: 10})
+	_, checks["Reserve"] = s.Reserve(ctx, quota.Reservation{ID: "r1", PrincipalID: "p", Tokens: 1, Windows: quota.WindowsAt(time.Now())}, record.Limits{TPM: 10})
 	_, checks["Settle"] = s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "r1"}})
 	_, checks["ExpireReservations"] = s.ExpireReservations(ctx, time.Now())
 	_, checks["Usage"] = s.Usage(ctx, quota.Query{})
@@ -142,7 +142,7 @@ func TestStoreFaultsAreErrorsNotAnswers(t *testing.T) {
 		switch {
 		case err == nil:
 			t.Errorf("%s on missing tables succeeded", op)
-		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.As(err, &d):
+		case errors.Is(err, record.ErrNotFound), errors.Is(err, record.ErrConflict), errors.As(err, &d):
 			t.Errorf("%s on missing tables = %v, which reads as an answer", op, err)
 		case !strings.HasPrefix(err.Error(), "dynamodb: "):
 			t.Errorf("%s error %q does not name the package", op, err)
@@ -176,7 +176,7 @@ func TestCreateTablesIsIdempotent(t *testing.T) {
 	}
 	// What TTL expires by: every window item carries its expiry, the
 	// window's end plus how long it is kept.
-	if _, err := s.Reserve(t.Context(), crashReservation("r1", 300), authz.Limits{}); err != nil {
+	if _, err := s.Reserve(t.Context(), crashReservation("r1", 300), record.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range windowsOf(quota.WindowsAt(crashBase)) {
@@ -206,7 +206,7 @@ func TestTimesKeepNanosecondsAndOutOfRangeIsRefused(t *testing.T) {
 	k := storetest.NewKey("k1")
 	k.CreatedAt = time.Date(2030, 1, 2, 3, 4, 5, 999_999_999, time.FixedZone("CET", 3600))
 	k.RevokedAt = time.Unix(0, 0) // the epoch is not the zero time
-	if err := s.CreateKey(t.Context(), k, authz.AuditEvent{Action: authz.ActionCreated}); err != nil {
+	if err := s.CreateKey(t.Context(), k, record.AuditEvent{Action: record.ActionCreated}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetKey(t.Context(), "k1")
@@ -218,10 +218,10 @@ func TestTimesKeepNanosecondsAndOutOfRangeIsRefused(t *testing.T) {
 	}
 	far := storetest.NewKey("k2")
 	far.ExpiresAt = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-	if err := s.CreateKey(t.Context(), far, authz.AuditEvent{}); err == nil {
+	if err := s.CreateKey(t.Context(), far, record.AuditEvent{}); err == nil {
 		t.Error("CreateKey with a year-9999 expiry succeeded")
 	}
-	if _, err := s.GetKey(t.Context(), "k2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetKey(t.Context(), "k2"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("the refused key was stored: %v", err)
 	}
 }

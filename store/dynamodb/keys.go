@@ -12,14 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
 // CreateKey stores k, which must be at version 1, with its creation event
 // embedded in the key item (one conditional PutItem: the commit), then
 // copies the event to key_events. ErrExists if the id is taken.
-func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error {
+func (s *Store) CreateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, err)
 	}
@@ -39,7 +39,7 @@ func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 		ConditionExpression: aws.String("attribute_not_exists(id)"),
 	}, "")
 	if conditionFailed(err) {
-		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, store.ErrExists)
+		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, record.ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("dynamodb: create key %q: %w", k.ID, err)
@@ -64,12 +64,12 @@ func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 // Only committed events ever reach key_events, so readers never see the
 // event of a version the key did not reach, and no TransactWriteItems is
 // needed (dynalite has none).
-func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error {
+func (s *Store) UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
 	}
 	if k.ID == "" {
-		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, store.ErrNotFound)
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, record.ErrNotFound)
 	}
 	it, err := keyItem(k, ev)
 	if err != nil {
@@ -80,7 +80,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
 	}
 	if cur == nil {
-		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, store.ErrNotFound)
+		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, record.ErrNotFound)
 	}
 	stored, err := getN(cur, "version")
 	if err != nil {
@@ -88,7 +88,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 	}
 	if stored != k.Version-1 {
 		return fmt.Errorf("dynamodb: update key %q to version %d: stored version is %d: %w",
-			k.ID, k.Version, stored, store.ErrConflict)
+			k.ID, k.Version, stored, record.ErrConflict)
 	}
 	if err := s.copyEvent(ctx, cur); err != nil {
 		// Committing now could overwrite the only copy of that event.
@@ -102,7 +102,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 		ExpressionAttributeValues: item{":prev": attrN(stored), ":next": attrN(k.Version)},
 	}, "#v = :next")
 	if conditionFailed(err) {
-		return fmt.Errorf("dynamodb: update key %q to version %d: %w", k.ID, k.Version, store.ErrConflict)
+		return fmt.Errorf("dynamodb: update key %q to version %d: %w", k.ID, k.Version, record.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("dynamodb: update key %q: %w", k.ID, err)
@@ -152,7 +152,7 @@ func (s *Store) copyEvent(ctx context.Context, key item) error {
 
 // GetKey returns the key with that id, or ErrNotFound. The read is strongly
 // consistent: a revocation is seen by the next read.
-func (s *Store) GetKey(ctx context.Context, id string) (*authz.Key, error) {
+func (s *Store) GetKey(ctx context.Context, id string) (*record.Key, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dynamodb: get key %q: %w", id, err)
 	}
@@ -161,7 +161,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (*authz.Key, error) {
 		return nil, fmt.Errorf("dynamodb: get key %q: %w", id, err)
 	}
 	if it == nil {
-		return nil, fmt.Errorf("dynamodb: get key %q: %w", id, store.ErrNotFound)
+		return nil, fmt.Errorf("dynamodb: get key %q: %w", id, record.ErrNotFound)
 	}
 	k, err := decodeKey(it)
 	if err != nil {
@@ -205,11 +205,11 @@ func (s *Store) getItem(ctx context.Context, id string) (item, error) {
 // already in that order (eventually consistent on AWS: a key created a
 // moment ago may be missing); all keys come from a strongly consistent Scan
 // of the keys table, sorted here: listing every key reads every key anyway.
-func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.Key, error) {
+func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*record.Key, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dynamodb: list keys: %w", err)
 	}
-	keys := []*authz.Key{}
+	keys := []*record.Key{}
 	add := func(it item) error {
 		k, err := decodeKey(it)
 		if err != nil {
@@ -240,7 +240,7 @@ func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.
 	if err != nil {
 		return nil, fmt.Errorf("dynamodb: list keys: %w", err)
 	}
-	slices.SortFunc(keys, func(a, b *authz.Key) int {
+	slices.SortFunc(keys, func(a, b *record.Key) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return keys, nil
@@ -254,11 +254,11 @@ func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.
 // (UpdateKey, step 2), so key_events holds versions 1..m with m at least
 // the key's version - 1, and the key item supplies its own version's event
 // when its copy is missing (a crash, or a copy still in flight).
-func (s *Store) KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, error) {
+func (s *Store) KeyHistory(ctx context.Context, id string) ([]record.AuditEvent, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dynamodb: key history %q: %w", id, err)
 	}
-	evs := []authz.AuditEvent{}
+	evs := []record.AuditEvent{}
 	if id == "" {
 		return evs, nil
 	}
@@ -271,8 +271,8 @@ func (s *Store) KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, 
 
 // history is the events of the keys-table item id (a key or a tenant):
 // those copied to key_events, then the item's embedded one if newer.
-func (s *Store) history(ctx context.Context, id string, key item) ([]authz.AuditEvent, error) {
-	evs := []authz.AuditEvent{}
+func (s *Store) history(ctx context.Context, id string, key item) ([]record.AuditEvent, error) {
+	evs := []record.AuditEvent{}
 	var last int64
 	err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.t.events),
@@ -307,7 +307,7 @@ func (s *Store) history(ctx context.Context, id string, key item) ([]authz.Audit
 
 // keyItem encodes k, with ev as its embedded event (the event of k's
 // version), for the keys table.
-func keyItem(k *authz.Key, ev authz.AuditEvent) (item, error) {
+func keyItem(k *record.Key, ev record.AuditEvent) (item, error) {
 	if ev.KeyID != "" && ev.KeyID != k.ID {
 		return nil, fmt.Errorf("audit event is for key %q", ev.KeyID)
 	}
@@ -360,14 +360,14 @@ func keyItem(k *authz.Key, ev authz.AuditEvent) (item, error) {
 }
 
 // decodeKey is the inverse of keyItem, for the key part.
-func decodeKey(it item) (*authz.Key, error) {
+func decodeKey(it item) (*record.Key, error) {
 	d := decoder{it: it}
-	k := &authz.Key{
+	k := &record.Key{
 		ID:     getS(it, "id"),
 		Name:   getS(it, "name"),
 		Tenant: getS(it, "tenant"),
 		Models: []string{},
-		Limits: authz.Limits{
+		Limits: record.Limits{
 			RPM:            d.n("rpm"),
 			TPM:            d.n("tpm"),
 			TokensPerDay:   d.n("tokens_per_day"),
@@ -375,8 +375,8 @@ func decodeKey(it item) (*authz.Key, error) {
 			USDPerDay:      d.n("usd_per_day"),
 			USDPerMonth:    d.n("usd_per_month"),
 		},
-		Status:             authz.Status(getS(it, "status")),
-		Role:               authz.Role(getS(it, "role")),
+		Status:             record.Status(getS(it, "status")),
+		Role:               record.Role(getS(it, "role")),
 		SecretHash:         getB(it, "secret_hash"),
 		PreviousSecretHash: getB(it, "previous_secret_hash"),
 		PreviousExpiresAt:  d.time("previous_expires_at"),
@@ -404,13 +404,13 @@ func decodeKey(it item) (*authz.Key, error) {
 
 // decodeEvent reads an event from a key_events item (prefix "") or the
 // event embedded in a key item (prefix "ev_"), with its version.
-func decodeEvent(it item, prefix string) (authz.AuditEvent, int64, error) {
+func decodeEvent(it item, prefix string) (record.AuditEvent, int64, error) {
 	d := decoder{it: it}
 	idAttr := "key_id"
 	if prefix != "" {
 		idAttr = "id"
 	}
-	ev := authz.AuditEvent{
+	ev := record.AuditEvent{
 		KeyID:  getS(it, idAttr),
 		Action: getS(it, prefix+"action"),
 		Actor:  getS(it, prefix+"actor"),

@@ -17,10 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
-	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/record"
 )
 
 // Reservation states (reservations.st).
@@ -36,11 +35,11 @@ type window struct {
 	layout     string        // how start appears in the pk
 	keep       time.Duration // how long after end the item stays (its TTL)
 	// requestLimit and tokenLimit pick the limits that apply to this window.
-	requestLimit, tokenLimit, usdLimit func(authz.Limits) int64
+	requestLimit, tokenLimit, usdLimit func(record.Limits) int64
 	requestName, tokenName, usdName    string
 }
 
-func none(authz.Limits) int64 { return 0 }
+func none(record.Limits) int64 { return 0 }
 
 // windowsOf lists the three counters of w: minute, day, month, the order in
 // which a Denial's limit is chosen when several would be exceeded.
@@ -51,17 +50,17 @@ func none(authz.Limits) int64 { return 0 }
 func windowsOf(w quota.Windows) [3]window {
 	return [3]window{
 		{kind: "minute", start: w.Minute, end: w.MinuteEnd(), layout: "2006-01-02T15:04Z", keep: time.Hour,
-			requestLimit: func(l authz.Limits) int64 { return l.RPM }, requestName: quota.LimitRequestsPerMinute,
-			tokenLimit: func(l authz.Limits) int64 { return l.TPM }, tokenName: quota.LimitTokensPerMinute,
+			requestLimit: func(l record.Limits) int64 { return l.RPM }, requestName: quota.LimitRequestsPerMinute,
+			tokenLimit: func(l record.Limits) int64 { return l.TPM }, tokenName: quota.LimitTokensPerMinute,
 			usdLimit: none},
 		{kind: "day", start: w.Day, end: w.DayEnd(), layout: "2006-01-02", keep: 7 * 24 * time.Hour,
 			requestLimit: none,
-			tokenLimit:   func(l authz.Limits) int64 { return l.TokensPerDay }, tokenName: quota.LimitTokensPerDay,
-			usdLimit: func(l authz.Limits) int64 { return l.USDPerDay }, usdName: quota.LimitUSDPerDay},
+			tokenLimit:   func(l record.Limits) int64 { return l.TokensPerDay }, tokenName: quota.LimitTokensPerDay,
+			usdLimit: func(l record.Limits) int64 { return l.USDPerDay }, usdName: quota.LimitUSDPerDay},
 		{kind: "month", start: w.Month, end: w.MonthEnd(), layout: "2006-01", keep: 32 * 24 * time.Hour,
 			requestLimit: none,
-			tokenLimit:   func(l authz.Limits) int64 { return l.TokensPerMonth }, tokenName: quota.LimitTokensPerMonth,
-			usdLimit: func(l authz.Limits) int64 { return l.USDPerMonth }, usdName: quota.LimitUSDPerMonth},
+			tokenLimit:   func(l record.Limits) int64 { return l.TokensPerMonth }, tokenName: quota.LimitTokensPerMonth,
+			usdLimit: func(l record.Limits) int64 { return l.USDPerMonth }, usdName: quota.LimitUSDPerMonth},
 	}
 }
 
@@ -91,7 +90,7 @@ func (w window) ttl() types.AttributeValue { return attrN(w.end.Add(w.keep).Unix
 //
 // The price of counting in parallel: a request refused by its rate limit
 // also costs two writes to the day and month items and two to undo them.
-func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits) (quota.Status, error) {
+func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l record.Limits) (quota.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return quota.Status{}, fmt.Errorf("dynamodb: reserve %q: %w", r.ID, err)
 	}
@@ -111,7 +110,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits
 	type counter struct {
 		w      window
 		id     string
-		limits authz.Limits
+		limits record.Limits
 		tenant string
 	}
 	var cs []counter
@@ -185,7 +184,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits
 		return st, denial
 	}
 	if err := s.putReservation(ctx, r.ID, res); err != nil {
-		if errors.Is(err, store.ErrExists) || errors.Is(err, errNotWritten) {
+		if errors.Is(err, record.ErrExists) || errors.Is(err, errNotWritten) {
 			if cerr := giveBack(cs); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("giving back what was counted: %w", cerr))
 			}
@@ -222,7 +221,7 @@ func (s *Store) putReservation(ctx context.Context, id string, res item) error {
 		return nil
 	}
 	if conditionFailed(err) {
-		return fmt.Errorf("reservation id in use: %w", store.ErrExists)
+		return fmt.Errorf("reservation id in use: %w", record.ErrExists)
 	}
 	out, rerr := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.t.reservations), Key: item{"id": attrS(id)}, ConsistentRead: aws.Bool(true),
@@ -235,7 +234,7 @@ func (s *Store) putReservation(ctx context.Context, id string, res item) error {
 	case getS(out.Item, nonceAttr) == nonce:
 		return nil // written after all
 	default:
-		return fmt.Errorf("reservation id in use: %w", store.ErrExists)
+		return fmt.Errorf("reservation id in use: %w", record.ErrExists)
 	}
 }
 
@@ -248,7 +247,7 @@ func readCounters(it item) (counters, error) {
 	return c, d.err
 }
 
-func minuteStatus(l authz.Limits, c counters, reset time.Time) quota.Status {
+func minuteStatus(l record.Limits, c counters, reset time.Time) quota.Status {
 	st := quota.Status{RequestsLimit: l.RPM, TokensLimit: l.TPM, Reset: reset}
 	if l.RPM > 0 {
 		st.RequestsRemaining = max(0, l.RPM-c.requests)
@@ -262,7 +261,7 @@ func minuteStatus(l authz.Limits, c counters, reset time.Time) quota.Status {
 // count adds one request and n tokens to w's item if w's limits hold after
 // it, and returns the item's totals: after the addition, or as they stand
 // with a denial.
-func (s *Store) count(ctx context.Context, w window, principal string, n, usd int64, l authz.Limits) (counters, *quota.Denial, error) {
+func (s *Store) count(ctx context.Context, w window, principal string, n, usd int64, l record.Limits) (counters, *quota.Denial, error) {
 	reqMax, tokMax, usdMax := w.requestLimit(l), w.tokenLimit(l), w.usdLimit(l)
 	deny := func(c counters) *quota.Denial {
 		switch {
@@ -495,9 +494,9 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 
 var (
 	// errNotPending: the reservation is not pending (absent or settling).
-	errNotPending = fmt.Errorf("no pending reservation: %w", store.ErrNotFound)
+	errNotPending = fmt.Errorf("no pending reservation: %w", record.ErrNotFound)
 	// errSettledBefore: a late settlement found the request in the ledger.
-	errSettledBefore = fmt.Errorf("no pending reservation, already settled: %w", store.ErrNotFound)
+	errSettledBefore = fmt.Errorf("no pending reservation, already settled: %w", record.ErrNotFound)
 )
 
 // commitSettlement is step 1 of Settle. It returns the nonce of the
@@ -705,14 +704,14 @@ func (s *Store) Release(ctx context.Context, id string) error {
 		return fmt.Errorf("dynamodb: release %q: %w", id, err)
 	}
 	if id == "" {
-		return fmt.Errorf("dynamodb: release %q: %w", id, store.ErrNotFound)
+		return fmt.Errorf("dynamodb: release %q: %w", id, record.ErrNotFound)
 	}
 	ok, err := s.release(ctx, id, "#st = :pending", item{":pending": attrS(statePending)})
 	if err != nil {
 		return fmt.Errorf("dynamodb: release %q: %w", id, err)
 	}
 	if !ok {
-		return fmt.Errorf("dynamodb: release %q: no pending reservation: %w", id, store.ErrNotFound)
+		return fmt.Errorf("dynamodb: release %q: no pending reservation: %w", id, record.ErrNotFound)
 	}
 	return nil
 }
@@ -987,7 +986,7 @@ func decodeReservation(it item) (quota.Reservation, quota.Entry, error) {
 		CostMicros:  d.n("cost_bound"),
 	}
 	if d.n("tenant_windows") == 1 {
-		r.TenantLimits = &authz.Limits{} // counted there; the limits themselves are not kept
+		r.TenantLimits = &record.Limits{} // counted there; the limits themselves are not kept
 	}
 	e := quota.Entry{
 		RequestID:        r.ID,

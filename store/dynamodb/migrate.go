@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // PrincipalMigration says what MigratePrincipalIDs rewrote, per table.
@@ -22,7 +22,7 @@ type PrincipalMigration struct {
 }
 
 // MigratePrincipalIDs gives the principal ids stored before they had a kind
-// theirs (see authz.KeyPrincipalID): an id that is a key's id becomes
+// theirs (see record.KeyPrincipalID): an id that is a key's id becomes
 // "key:ID"; any other was a JWT subject whose issuer was not recorded and
 // becomes "jwt:#SUBJECT" (a JWT principal's windows then start again, its
 // new requests naming the issuer). Ids that already have a kind are left
@@ -54,16 +54,16 @@ func (s *Store) MigratePrincipalIDs(ctx context.Context) (PrincipalMigration, er
 		return m, fmt.Errorf("dynamodb: migrate principal ids: %w", err)
 	}
 	qualify := func(id string) (string, bool) {
-		if _, _, _, ok := authz.SplitPrincipalID(id); ok || id == "" {
+		if _, _, _, ok := record.SplitPrincipalID(id); ok || id == "" {
 			return id, false
 		}
 		if strings.HasPrefix(id, quota.TenantWindowsPrefix) {
 			return id, false // a tenant's counters: written by this version, never bare
 		}
 		if keyIDs[id] {
-			return authz.KeyPrincipalID(id), true
+			return record.KeyPrincipalID(id), true
 		}
-		return authz.JWTPrincipalID("", id), true
+		return record.JWTPrincipalID("", id), true
 	}
 	steps := []struct {
 		table string

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // MigratePrincipalIDs rewrites what a store written before principal ids had
@@ -18,14 +18,14 @@ func TestMigratePrincipalIDsGivesStoredIDsTheirKind(t *testing.T) {
 	ctx := t.Context()
 	now := time.Now().UTC()
 	w := quota.WindowsAt(now)
-	key := &authz.Key{ID: "k1", Name: "one", Models: []string{"*"}, Status: authz.StatusActive,
+	key := &record.Key{ID: "k1", Name: "one", Models: []string{"*"}, Status: record.StatusActive,
 		SecretHash: []byte{1}, CreatedAt: now, UpdatedAt: now, Version: 1}
-	if err := s.CreateKey(ctx, key, authz.AuditEvent{KeyID: "k1", Action: authz.ActionCreated, Actor: "test", At: now}); err != nil {
+	if err := s.CreateKey(ctx, key, record.AuditEvent{KeyID: "k1", Action: record.ActionCreated, Actor: "test", At: now}); err != nil {
 		t.Fatal(err)
 	}
 	reserve := func(id, principal string, rpm int64) error {
 		_, err := s.Reserve(ctx, quota.Reservation{ID: id, PrincipalID: principal, Tokens: 10, Windows: w,
-			CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, authz.Limits{RPM: rpm})
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, record.Limits{RPM: rpm})
 		return err
 	}
 	settle := func(id string) quota.Entry {
@@ -103,10 +103,10 @@ func TestMigratePrincipalIDsLeavesTenantCountersAlone(t *testing.T) {
 	s := openClosing(t)
 	ctx := t.Context()
 	now := time.Now().UTC()
-	tl := &authz.Limits{USDPerDay: 1000}
+	tl := &record.Limits{USDPerDay: 1000}
 	r := quota.Reservation{ID: "r1", PrincipalID: "key:k1", Tenant: "acme", Tokens: 10, CostMicros: 600, TenantLimits: tl,
 		Windows: quota.WindowsAt(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+	if _, err := s.Reserve(ctx, r, record.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := s.MigratePrincipalIDs(ctx)
@@ -116,7 +116,7 @@ func TestMigratePrincipalIDsLeavesTenantCountersAlone(t *testing.T) {
 	r2 := r
 	r2.ID, r2.PrincipalID = "r2", "key:k2"
 	var d *quota.Denial
-	if _, err := s.Reserve(ctx, r2, authz.Limits{}); !errors.As(err, &d) || d.Tenant != "acme" || d.Used != 600 {
+	if _, err := s.Reserve(ctx, r2, record.Limits{}); !errors.As(err, &d) || d.Tenant != "acme" || d.Used != 600 {
 		t.Fatalf("second request = %v, want the tenant's $ budget to hold the first's 600", err)
 	}
 }

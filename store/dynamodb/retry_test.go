@@ -14,9 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
-	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/storetest"
 )
 
@@ -74,7 +73,7 @@ func lossyStore(base *Store, l *lossyTransport) *Store {
 }
 
 func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
-	l := authz.Limits{TokensPerDay: 10_000}
+	l := record.Limits{TokensPerDay: 10_000}
 	t.Run("reservation put", func(t *testing.T) {
 		base := openClosing(t)
 		tr := &lossyTransport{op: "PutItem", table: base.t.reservations, lose: 1}
@@ -137,14 +136,14 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 	t.Run("key update", func(t *testing.T) {
 		base := openClosing(t)
 		k := storetest.NewKey("k1")
-		if err := base.CreateKey(t.Context(), k, authz.AuditEvent{Action: "created"}); err != nil {
+		if err := base.CreateKey(t.Context(), k, record.AuditEvent{Action: "created"}); err != nil {
 			t.Fatal(err)
 		}
 		tr := &lossyTransport{op: "PutItem", table: base.t.keys, lose: 1}
 		s := lossyStore(base, tr)
 		next := *k
 		next.Version = 2
-		if err := s.UpdateKey(t.Context(), &next, authz.AuditEvent{Action: "revoked"}); err != nil {
+		if err := s.UpdateKey(t.Context(), &next, record.AuditEvent{Action: "revoked"}); err != nil {
 			t.Fatalf("UpdateKey with its answer lost once: %v", err)
 		}
 		if tr.lose != 0 || tr.sent != 2 {
@@ -154,7 +153,7 @@ func TestLostAnswersAreResolvedWithoutDoubleCounting(t *testing.T) {
 			t.Errorf("history = %+v, %v", evs, err)
 		}
 		// A genuinely stale writer still conflicts.
-		if err := s.UpdateKey(t.Context(), &next, authz.AuditEvent{}); !errors.Is(err, store.ErrConflict) {
+		if err := s.UpdateKey(t.Context(), &next, record.AuditEvent{}); !errors.Is(err, record.ErrConflict) {
 			t.Errorf("stale UpdateKey = %v, want ErrConflict", err)
 		}
 	})
@@ -182,7 +181,7 @@ func TestFailedEventCopyAfterCommitIsLoggedNotReturned(t *testing.T) {
 	}, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
 	var logged bytes.Buffer
 	s := &Store{client: client, t: base.t, logger: slog.New(slog.NewTextHandler(&logged, nil))}
-	if err := s.CreateKey(t.Context(), storetest.NewKey("k1"), authz.AuditEvent{Action: "created"}); err != nil {
+	if err := s.CreateKey(t.Context(), storetest.NewKey("k1"), record.AuditEvent{Action: "created"}); err != nil {
 		t.Fatalf("CreateKey failed on its best-effort copy: %v", err)
 	}
 	if !strings.Contains(logged.String(), "key_events") || !strings.Contains(logged.String(), "id=k1") || !strings.Contains(logged.String(), "refused") {

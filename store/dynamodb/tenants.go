@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -66,7 +66,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 			return fmt.Errorf("dynamodb: %s: %w", op, err)
 		}
 		if cur == nil || getS(cur, "kind") != kindTenant {
-			return fmt.Errorf("dynamodb: %s: %w", op, store.ErrNotFound)
+			return fmt.Errorf("dynamodb: %s: %w", op, record.ErrNotFound)
 		}
 		if err := s.copyEvent(ctx, cur); err != nil {
 			return fmt.Errorf("dynamodb: %s: save the previous event: %w", op, err)
@@ -79,9 +79,9 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 	_, err := s.putOnce(ctx, in, applied)
 	switch {
 	case conditionFailed(err) && t.Version == 1:
-		return fmt.Errorf("dynamodb: %s: %w", op, store.ErrExists)
+		return fmt.Errorf("dynamodb: %s: %w", op, record.ErrExists)
 	case conditionFailed(err):
-		return fmt.Errorf("dynamodb: %s to version %d: %w", op, t.Version, store.ErrConflict)
+		return fmt.Errorf("dynamodb: %s to version %d: %w", op, t.Version, record.ErrConflict)
 	case err != nil:
 		return fmt.Errorf("dynamodb: %s: %w", op, err)
 	}
@@ -93,7 +93,7 @@ func decodeTenant(it item) (*store.Tenant, error) {
 	d := decoder{it: it}
 	t := &store.Tenant{
 		Name: getS(it, "name"),
-		Limits: authz.Limits{
+		Limits: record.Limits{
 			RPM: d.n("rpm"), TPM: d.n("tpm"), TokensPerDay: d.n("tokens_per_day"), TokensPerMonth: d.n("tokens_per_month"),
 			USDPerDay: d.n("usd_per_day"), USDPerMonth: d.n("usd_per_month"),
 		},
@@ -114,7 +114,7 @@ func (s *Store) GetTenant(ctx context.Context, name string) (*store.Tenant, erro
 		return nil, fmt.Errorf("dynamodb: tenant %q: %w", name, err)
 	}
 	if it == nil || getS(it, "kind") != kindTenant || name == "" {
-		return nil, fmt.Errorf("dynamodb: tenant %q: %w", name, store.ErrNotFound)
+		return nil, fmt.Errorf("dynamodb: tenant %q: %w", name, record.ErrNotFound)
 	}
 	t, err := decodeTenant(it)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -23,7 +23,7 @@ const keyColumns = `id, name, tenant, models, rpm, tpm, tokens_per_day, tokens_p
 
 // CreateKey stores k, which must be at version 1, and its creation event ev
 // in one transaction. ErrExists if the id is taken.
-func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error {
+func (s *Store) CreateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error {
 	if k.ID == "" {
 		return errors.New("sqlite: create key: empty id")
 	}
@@ -46,7 +46,7 @@ func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: create key %q: %w", k.ID, err)
 		} else if n == 0 {
-			return fmt.Errorf("sqlite: create key %q: %w", k.ID, store.ErrExists)
+			return fmt.Errorf("sqlite: create key %q: %w", k.ID, record.ErrExists)
 		}
 		if _, err := tx.StmtContext(ctx, s.insertEv).ExecContext(ctx, evArgs...); err != nil {
 			return fmt.Errorf("sqlite: create key %q: audit: %w", k.ID, err)
@@ -58,7 +58,7 @@ func (s *Store) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 // UpdateKey replaces the key stored at version k.Version-1 with k and appends
 // ev, in one transaction. ErrNotFound if there is no such key, ErrConflict if
 // its stored version is another.
-func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error {
+func (s *Store) UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error {
 	args, err := keyArgs(k)
 	if err != nil {
 		return fmt.Errorf("sqlite: update key %q: %w", k.ID, err)
@@ -86,12 +86,12 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 			err := tx.StmtContext(ctx, s.keyVersion).QueryRowContext(ctx, k.ID).Scan(&stored)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("sqlite: update key %q: %w", k.ID, store.ErrNotFound)
+				return fmt.Errorf("sqlite: update key %q: %w", k.ID, record.ErrNotFound)
 			case err != nil:
 				return fmt.Errorf("sqlite: update key %q: %w", k.ID, err)
 			}
 			return fmt.Errorf("sqlite: update key %q to version %d: stored version is %d: %w",
-				k.ID, k.Version, stored, store.ErrConflict)
+				k.ID, k.Version, stored, record.ErrConflict)
 		}
 		if _, err := tx.StmtContext(ctx, s.insertEv).ExecContext(ctx, evArgs...); err != nil {
 			return fmt.Errorf("sqlite: update key %q: audit: %w", k.ID, err)
@@ -101,10 +101,10 @@ func (s *Store) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent
 }
 
 // GetKey returns the key with that id, or ErrNotFound.
-func (s *Store) GetKey(ctx context.Context, id string) (*authz.Key, error) {
+func (s *Store) GetKey(ctx context.Context, id string) (*record.Key, error) {
 	k, err := scanKey(s.getKey.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get key %q: %w", id, store.ErrNotFound)
+		return nil, fmt.Errorf("sqlite: get key %q: %w", id, record.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get key %q: %w", id, err)
@@ -114,7 +114,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (*authz.Key, error) {
 
 // ListKeys returns the keys, of opts.Tenant only when it is set, ordered by
 // creation time, then id.
-func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.Key, error) {
+func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*record.Key, error) {
 	var (
 		rows *sql.Rows
 		err  error
@@ -128,7 +128,7 @@ func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.
 		return nil, fmt.Errorf("sqlite: list keys: %w", err)
 	}
 	defer rows.Close()
-	keys := []*authz.Key{}
+	keys := []*record.Key{}
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
@@ -144,16 +144,16 @@ func (s *Store) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.
 
 // KeyHistory returns the key's audit events in the order they were written;
 // none, and no error, for an unknown id.
-func (s *Store) KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, error) {
+func (s *Store) KeyHistory(ctx context.Context, id string) ([]record.AuditEvent, error) {
 	rows, err := s.history.QueryContext(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: key history %q: %w", id, err)
 	}
 	defer rows.Close()
-	evs := []authz.AuditEvent{}
+	evs := []record.AuditEvent{}
 	for rows.Next() {
 		var (
-			ev authz.AuditEvent
+			ev record.AuditEvent
 			at int64
 		)
 		if err := rows.Scan(&ev.KeyID, &ev.Action, &ev.Actor, &at, &ev.Detail); err != nil {
@@ -169,7 +169,7 @@ func (s *Store) KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, 
 }
 
 // keyArgs returns k's column values in keyColumns order.
-func keyArgs(k *authz.Key) ([]any, error) {
+func keyArgs(k *record.Key) ([]any, error) {
 	// nil and empty Models are both stored as "[]": there is one way to say
 	// "no models", and it reads back as a non-nil empty slice.
 	models := []byte("[]")
@@ -205,7 +205,7 @@ func hashArg(h []byte) any {
 
 // eventArgs returns ev's column values for the key id: an event with no KeyID
 // is the key's, one naming another key is a caller's bug.
-func eventArgs(id string, ev authz.AuditEvent) ([]any, error) {
+func eventArgs(id string, ev record.AuditEvent) ([]any, error) {
 	if ev.KeyID != "" && ev.KeyID != id {
 		return nil, fmt.Errorf("audit event is for key %q", ev.KeyID)
 	}
@@ -217,9 +217,9 @@ func eventArgs(id string, ev authz.AuditEvent) ([]any, error) {
 }
 
 // scanKey reads a row of keyColumns.
-func scanKey(row interface{ Scan(...any) error }) (*authz.Key, error) {
+func scanKey(row interface{ Scan(...any) error }) (*record.Key, error) {
 	var (
-		k                                      authz.Key
+		k                                      record.Key
 		models, status, role                   string
 		prevExpires, created, updated, expires int64
 		revoked                                int64
@@ -236,8 +236,8 @@ func scanKey(row interface{ Scan(...any) error }) (*authz.Key, error) {
 	if k.Models == nil { // "null", written by hand
 		k.Models = []string{}
 	}
-	k.Status = authz.Status(status)
-	k.Role = authz.Role(role)
+	k.Status = record.Status(status)
+	k.Role = record.Role(role)
 	k.PreviousExpiresAt = fromNanos(prevExpires)
 	k.CreatedAt = fromNanos(created)
 	k.UpdatedAt = fromNanos(updated)

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 )
 
 // oldDatabase creates a database as schema version 2 left it (before
@@ -95,7 +95,7 @@ func TestMigrationGivesStoredPrincipalIDsTheirKind(t *testing.T) {
 	// the next is refused; alice's count is her own.
 	reserve := func(id, principal string) error {
 		_, err := s.Reserve(ctx, quota.Reservation{ID: id, PrincipalID: principal, Tokens: 1, Windows: w,
-			CreatedAt: now, ExpiresAt: now.Add(time.Minute)}, authz.Limits{RPM: 3})
+			CreatedAt: now, ExpiresAt: now.Add(time.Minute)}, record.Limits{RPM: 3})
 		return err
 	}
 	if err := reserve("r4", "key:k1"); err != nil {
@@ -130,7 +130,7 @@ func TestMigrationLeavesEarlierRequestsWithoutAProtocol(t *testing.T) {
 	}
 	r := quota.Reservation{ID: "r3", PrincipalID: "key:k1", Model: "echo", Protocol: "messages", Tokens: 1, Windows: w,
 		CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+	if _, err := s.Reserve(ctx, r, record.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Settle(ctx, quota.Settlement{Reservation: r, PromptTokens: 1, CompletionTokens: 1, At: now}); err != nil {
@@ -189,10 +189,10 @@ func TestMigrationGivesEarlierRowsNoCostAndNoBudget(t *testing.T) {
 	}
 	// The tenant's windows were never counted: a first request fits a
 	// budget of exactly its bound.
-	tl := authz.Limits{USDPerDay: 100}
+	tl := record.Limits{USDPerDay: 100}
 	r := quota.Reservation{ID: "r3", PrincipalID: "key:k1", Tenant: "acme", Tokens: 1, CostMicros: 100, TenantLimits: &tl,
 		Windows: w, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.Reserve(ctx, r, authz.Limits{}); err != nil {
+	if _, err := s.Reserve(ctx, r, record.Limits{}); err != nil {
 		t.Errorf("the tenant's first request: %v", err)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/ledgerlog"
 )
@@ -266,7 +266,7 @@ func logged(r *quota.Reservation) (ledgerlog.Reservation, error) {
 }
 
 // Reserve is Store.Reserve, decided in memory and logged.
-func (o *Owner) Reserve(ctx context.Context, r quota.Reservation, limits authz.Limits) (quota.Status, error) {
+func (o *Owner) Reserve(ctx context.Context, r quota.Reservation, limits record.Limits) (quota.Status, error) {
 	if r.ID == "" || r.PrincipalID == "" {
 		return quota.Status{}, fmt.Errorf("sqlite: reserve %q: reservation id and principal id are required", r.ID)
 	}
@@ -283,7 +283,7 @@ func (o *Owner) Reserve(ctx context.Context, r quota.Reservation, limits authz.L
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if _, ok := o.pending[r.ID]; ok {
-		return quota.Status{}, fmt.Errorf("sqlite: reserve %q: already pending: %w", r.ID, store.ErrExists)
+		return quota.Status{}, fmt.Errorf("sqlite: reserve %q: already pending: %w", r.ID, record.ErrExists)
 	}
 	minute, day, month := o.have(r.PrincipalID, lr.Minute, lr.Day, lr.Month)
 	if d := deny(r, limits, minute, day, month); d != nil {
@@ -364,7 +364,7 @@ func (o *Owner) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 func (o *Owner) settleLate(ctx context.Context, st quota.Settlement) (ledgerlog.Reservation, error) {
 	r := st.Reservation
 	if r.PrincipalID == "" {
-		return ledgerlog.Reservation{}, fmt.Errorf("no pending reservation: %w", store.ErrNotFound)
+		return ledgerlog.Reservation{}, fmt.Errorf("no pending reservation: %w", record.ErrNotFound)
 	}
 	p, err := logged(&r)
 	if err != nil {
@@ -378,7 +378,7 @@ func (o *Owner) settleLate(ctx context.Context, st quota.Settlement) (ledgerlog.
 		p.CreatedAt, r.ID).Scan(&one)
 	switch {
 	case err == nil:
-		return ledgerlog.Reservation{}, fmt.Errorf("no pending reservation, already settled: %w", store.ErrNotFound)
+		return ledgerlog.Reservation{}, fmt.Errorf("no pending reservation, already settled: %w", record.ErrNotFound)
 	case !errors.Is(err, sql.ErrNoRows):
 		return ledgerlog.Reservation{}, err
 	}
@@ -398,7 +398,7 @@ func (o *Owner) Extend(ctx context.Context, id string, expiresAt time.Time) erro
 	defer o.mu.Unlock()
 	p, ok := o.pending[id]
 	if !ok {
-		return fmt.Errorf("sqlite: extend %q: no pending reservation: %w", id, store.ErrNotFound)
+		return fmt.Errorf("sqlite: extend %q: no pending reservation: %w", id, record.ErrNotFound)
 	}
 	if exp <= p.ExpiresAt {
 		return nil
@@ -421,7 +421,7 @@ func (o *Owner) Release(ctx context.Context, id string) error {
 	defer o.mu.Unlock()
 	p, ok := o.pending[id]
 	if !ok {
-		return fmt.Errorf("sqlite: release %q: no pending reservation: %w", id, store.ErrNotFound)
+		return fmt.Errorf("sqlite: release %q: no pending reservation: %w", id, record.ErrNotFound)
 	}
 	if _, err := o.commit("release", ledgerlog.Record{Op: ledgerlog.OpRelease, Reservation: p}); err != nil {
 		return err

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/ledgerlog"
 	"github.com/aigate/aigate/store/storetest"
@@ -132,7 +132,7 @@ func TestReplayAppliesTheLogOnceAndCutsABadTail(t *testing.T) {
 				t.Fatalf("Release r2 = %v, want it pending: %v", err, pending)
 			}
 			_, err = s.Reserve(t.Context(), quota.Reservation{ID: "probe", PrincipalID: "key:p", Tokens: 1,
-				Windows: quota.WindowsAt(at), CreatedAt: at, ExpiresAt: at.Add(time.Hour)}, authz.Limits{TokensPerDay: 1})
+				Windows: quota.WindowsAt(at), CreatedAt: at, ExpiresAt: at.Add(time.Hour)}, record.Limits{TokensPerDay: 1})
 			var d *quota.Denial
 			want := int64(30)
 			if slices.Contains(tc.settled, "r2") {
@@ -161,7 +161,7 @@ func TestOneOwnerPerDatabase(t *testing.T) {
 	}
 
 	s := open(t, db)
-	if err := s.CreateKey(t.Context(), storetest.NewKey("k1"), authz.AuditEvent{Action: authz.ActionCreated}); err != nil {
+	if err := s.CreateKey(t.Context(), storetest.NewKey("k1"), record.AuditEvent{Action: record.ActionCreated}); err != nil {
 		t.Fatalf("CreateKey beside an Owner: %v", err)
 	}
 	if _, err := o.GetKey(t.Context(), "k1"); err != nil {
@@ -169,7 +169,7 @@ func TestOneOwnerPerDatabase(t *testing.T) {
 	}
 	now := time.Now()
 	r := quota.Reservation{ID: "x", PrincipalID: "key:k1", Tokens: 1, Windows: quota.WindowsAt(now), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if _, err := s.Reserve(t.Context(), r, authz.Limits{}); !errors.Is(err, ErrOwned) {
+	if _, err := s.Reserve(t.Context(), r, record.Limits{}); !errors.Is(err, ErrOwned) {
 		t.Fatalf("Store.Reserve beside an Owner = %v, want ErrOwned", err)
 	}
 	if _, err := s.ExpireReservations(t.Context(), now); !errors.Is(err, ErrOwned) {
@@ -183,7 +183,7 @@ func TestOneOwnerPerDatabase(t *testing.T) {
 	}
 
 	// Once the Owner is gone the Store writes the ledger, and holds it.
-	if _, err := s.Reserve(t.Context(), r, authz.Limits{}); err != nil {
+	if _, err := s.Reserve(t.Context(), r, record.Limits{}); err != nil {
 		t.Fatalf("Store.Reserve after the Owner closed: %v", err)
 	}
 	_, err = OpenOwner(t.Context(), db)
@@ -211,7 +211,7 @@ func TestOwnerNeverOverspendsAndKeepsWhatItAdmitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	const budget, bound, real = 10_000, 100, 60
-	limits := authz.Limits{TokensPerDay: budget}
+	limits := record.Limits{TokensPerDay: budget}
 	now := time.Now()
 	var (
 		wg       sync.WaitGroup
@@ -293,7 +293,7 @@ func BenchmarkReserveSettleStoreVsOwner(b *testing.B) {
 					defer s.Close()
 					l = s
 				}
-				limits := authz.Limits{RPM: 1 << 40, TPM: 1 << 40, TokensPerDay: 1 << 50}
+				limits := record.Limits{RPM: 1 << 40, TPM: 1 << 40, TokensPerDay: 1 << 50}
 				var n atomic.Int64
 				one := func() {
 					now := time.Now()

@@ -102,8 +102,8 @@ var migrations = []string{
 		PRIMARY KEY (at, request_id)
 	) STRICT, WITHOUT ROWID;`,
 
-	// 3: principal ids carry their kind (authz.KeyPrincipalID,
-	// authz.JWTPrincipalID), so that an API key's id and a JWT subject no
+	// 3: principal ids carry their kind (record.KeyPrincipalID,
+	// record.JWTPrincipalID), so that an API key's id and a JWT subject no
 	// longer share windows, reservations and ledger rows.
 	//
 	// A stored id that is the id of a key in keys becomes "key:ID". Any
@@ -146,7 +146,7 @@ var migrations = []string{
 	`ALTER TABLE quota_reservations ADD COLUMN protocol TEXT NOT NULL DEFAULT '';
 	ALTER TABLE usage_ledger ADD COLUMN protocol TEXT NOT NULL DEFAULT '';`,
 
-	// 5: a key's role (authz.Key.Role): '' for an ordinary key, 'admin' for
+	// 5: a key's role (record.Key.Role): '' for an ordinary key, 'admin' for
 	// one that may use the console. Keys from before are ordinary.
 	`ALTER TABLE keys ADD COLUMN role TEXT NOT NULL DEFAULT '';`,
 

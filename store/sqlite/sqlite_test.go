@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/storetest"
 )
@@ -45,8 +45,8 @@ func openClosing(t testing.TB, path string) *Store {
 	return s
 }
 
-func created(k *authz.Key) authz.AuditEvent {
-	return authz.AuditEvent{KeyID: k.ID, Action: authz.ActionCreated, Actor: "test", At: k.CreatedAt}
+func created(k *record.Key) record.AuditEvent {
+	return record.AuditEvent{KeyID: k.ID, Action: record.ActionCreated, Actor: "test", At: k.CreatedAt}
 }
 
 func TestReopeningKeepsKeysAndHistory(t *testing.T) {
@@ -57,8 +57,8 @@ func TestReopeningKeepsKeysAndHistory(t *testing.T) {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	next := *k
-	next.Status, next.RevokedAt, next.Version = authz.StatusRevoked, k.CreatedAt.Add(time.Hour), 2
-	if err := s.UpdateKey(t.Context(), &next, authz.AuditEvent{Action: authz.ActionRevoked, Actor: "test", At: next.RevokedAt}); err != nil {
+	next.Status, next.RevokedAt, next.Version = record.StatusRevoked, k.CreatedAt.Add(time.Hour), 2
+	if err := s.UpdateKey(t.Context(), &next, record.AuditEvent{Action: record.ActionRevoked, Actor: "test", At: next.RevokedAt}); err != nil {
 		t.Fatalf("UpdateKey: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -70,7 +70,7 @@ func TestReopeningKeepsKeysAndHistory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetKey after reopening: %v", err)
 	}
-	if got.Version != 2 || got.Status != authz.StatusRevoked || !got.RevokedAt.Equal(next.RevokedAt) {
+	if got.Version != 2 || got.Status != record.StatusRevoked || !got.RevokedAt.Equal(next.RevokedAt) {
 		t.Errorf("after reopening: version %d status %q revoked %v, want 2 revoked %v", got.Version, got.Status, got.RevokedAt, next.RevokedAt)
 	}
 	evs, err := s.KeyHistory(t.Context(), "k1")
@@ -224,18 +224,18 @@ func TestStoresOnOneFileSeeEachOthersWrites(t *testing.T) {
 	if err != nil {
 		t.Fatalf("server GetKey after the CLI created it: %v", err)
 	}
-	got.Status, got.Version = authz.StatusExpired, got.Version+1
-	if err := server.UpdateKey(ctx, got, authz.AuditEvent{Action: authz.ActionExpired, Actor: "server", At: got.UpdatedAt}); err != nil {
+	got.Status, got.Version = record.StatusExpired, got.Version+1
+	if err := server.UpdateKey(ctx, got, record.AuditEvent{Action: record.ActionExpired, Actor: "server", At: got.UpdatedAt}); err != nil {
 		t.Fatalf("server UpdateKey: %v", err)
 	}
-	if again, err := cli.GetKey(ctx, "k1"); err != nil || again.Status != authz.StatusExpired || again.Version != 2 {
+	if again, err := cli.GetKey(ctx, "k1"); err != nil || again.Status != record.StatusExpired || again.Version != 2 {
 		t.Fatalf("CLI GetKey after the server's update = %+v, %v; want expired at version 2", again, err)
 	}
 	// The CLI revoking from the version it read before the server's update
 	// must lose.
 	stale := *k
-	stale.Status, stale.Version = authz.StatusRevoked, 2
-	if err := cli.UpdateKey(ctx, &stale, authz.AuditEvent{Action: authz.ActionRevoked, Actor: "cli"}); !errors.Is(err, store.ErrConflict) {
+	stale.Status, stale.Version = record.StatusRevoked, 2
+	if err := cli.UpdateKey(ctx, &stale, record.AuditEvent{Action: record.ActionRevoked, Actor: "cli"}); !errors.Is(err, record.ErrConflict) {
 		t.Errorf("CLI UpdateKey from a stale version = %v, want ErrConflict", err)
 	}
 	if list, err := server.ListKeys(ctx, store.ListOptions{}); err != nil || len(list) != 1 {
@@ -264,7 +264,7 @@ func TestConcurrentUpdatesAcrossStoresHaveOneWinner(t *testing.T) {
 		next := *k
 		next.Name, next.Version = fmt.Sprint("writer ", i), 2
 		wg.Go(func() {
-			errs[i] = stores[i%len(stores)].UpdateKey(context.Background(), &next, authz.AuditEvent{Action: authz.ActionRotated, Actor: next.Name})
+			errs[i] = stores[i%len(stores)].UpdateKey(context.Background(), &next, record.AuditEvent{Action: record.ActionRotated, Actor: next.Name})
 		})
 	}
 	wg.Wait()
@@ -273,7 +273,7 @@ func TestConcurrentUpdatesAcrossStoresHaveOneWinner(t *testing.T) {
 		switch {
 		case err == nil:
 			wins++
-		case !errors.Is(err, store.ErrConflict):
+		case !errors.Is(err, record.ErrConflict):
 			t.Errorf("writer %d: %v, want nil or ErrConflict", i, err)
 		}
 	}
@@ -333,7 +333,7 @@ func TestErrorsNameThePackage(t *testing.T) {
 	}
 }
 
-func benchStore(b *testing.B) (*Store, *authz.Key) {
+func benchStore(b *testing.B) (*Store, *record.Key) {
 	s := openClosing(b, filepath.Join(b.TempDir(), "aigate.db"))
 	// A realistic table: the key looked up is one of many.
 	for i := range 1000 {
@@ -378,7 +378,7 @@ func BenchmarkGetKeyParallel(b *testing.B) {
 func BenchmarkUpdateKey(b *testing.B) {
 	s, k := benchStore(b)
 	ctx := b.Context()
-	ev := authz.AuditEvent{Action: authz.ActionRotated, Actor: "bench", At: k.UpdatedAt}
+	ev := record.AuditEvent{Action: record.ActionRotated, Actor: "bench", At: k.UpdatedAt}
 	b.ReportAllocs()
 	for b.Loop() {
 		k.Version++

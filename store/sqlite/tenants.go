@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -57,14 +58,14 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 		}
 		if n == 0 {
 			if t.Version == 1 {
-				return fmt.Errorf("sqlite: %s: %w", op, store.ErrExists)
+				return fmt.Errorf("sqlite: %s: %w", op, record.ErrExists)
 			}
 			var v int64
 			err := tx.QueryRowContext(ctx, `SELECT version FROM tenants WHERE name = ?`, t.Name).Scan(&v)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+				return fmt.Errorf("sqlite: %s: %w", op, record.ErrNotFound)
 			}
-			return fmt.Errorf("sqlite: %s: stored version %d: %w", op, v, store.ErrConflict)
+			return fmt.Errorf("sqlite: %s: stored version %d: %w", op, v, record.ErrConflict)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_audit (tenant, action, actor, at, detail) VALUES (?, ?, ?, ?, ?)`,
 			t.Name, ev.Action, ev.Actor, at, ev.Detail); err != nil {
@@ -92,7 +93,7 @@ func scanTenant(row interface{ Scan(...any) error }) (*store.Tenant, error) {
 func (s *Store) GetTenant(ctx context.Context, name string) (*store.Tenant, error) {
 	t, err := scanTenant(s.reader.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: tenant %q: %w", name, store.ErrNotFound)
+		return nil, fmt.Errorf("sqlite: tenant %q: %w", name, record.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: tenant %q: %w", name, err)

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
-	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/record"
 )
 
 var _ quota.Ledger = (*Store)(nil)
@@ -126,7 +125,7 @@ type used struct{ requests, tokens, usd int64 }
 // be split by another writer, in this process or another. The windows are
 // incremented first and the transaction rolled back on a denial, which
 // saves the separate read (every statement costs on this hot path).
-func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.Limits) (quota.Status, error) {
+func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits record.Limits) (quota.Status, error) {
 	op := fmt.Sprintf("reserve %q", r.ID)
 	if err := s.mayWriteLedger(op); err != nil {
 		return quota.Status{}, err
@@ -160,7 +159,7 @@ func (s *Store) Reserve(ctx context.Context, r quota.Reservation, limits authz.L
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		} else if n == 0 {
-			return fmt.Errorf("sqlite: %s: already pending: %w", op, store.ErrExists)
+			return fmt.Errorf("sqlite: %s: already pending: %w", op, record.ErrExists)
 		}
 		have, err := s.count(ctx, tx, r, r.PrincipalID)
 		if err != nil {
@@ -224,7 +223,7 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, r quota.Reservation, id s
 }
 
 // status is the Status of a minute window holding u.
-func status(l authz.Limits, u used, w quota.Windows) quota.Status {
+func status(l record.Limits, u used, w quota.Windows) quota.Status {
 	return quota.Status{
 		RequestsLimit: l.RPM, RequestsRemaining: max(l.RPM-u.requests, 0),
 		TokensLimit: l.TPM, TokensRemaining: max(l.TPM-u.tokens, 0),
@@ -234,7 +233,7 @@ func status(l authz.Limits, u used, w quota.Windows) quota.Status {
 
 // deny returns the first limit the reservation would exceed, given what
 // its minute, day and month windows hold, or nil.
-func deny(r quota.Reservation, l authz.Limits, minute, day, month used) *quota.Denial {
+func deny(r quota.Reservation, l record.Limits, minute, day, month used) *quota.Denial {
 	for _, c := range []struct {
 		limit    string
 		max      int64
@@ -357,7 +356,7 @@ func (s *Store) Settle(ctx context.Context, st quota.Settlement) (quota.Entry, e
 func (s *Store) settleLate(ctx context.Context, tx *sql.Tx, st quota.Settlement) (pending, error) {
 	r := st.Reservation
 	if r.PrincipalID == "" {
-		return pending{}, fmt.Errorf("no pending reservation: %w", store.ErrNotFound)
+		return pending{}, fmt.Errorf("no pending reservation: %w", record.ErrNotFound)
 	}
 	wargs, err := windowArgs(r.PrincipalID, r.Windows)
 	if err != nil {
@@ -371,7 +370,7 @@ func (s *Store) settleLate(ctx context.Context, tx *sql.Tx, st quota.Settlement)
 	err = tx.StmtContext(ctx, s.quota.settledSince).QueryRowContext(ctx, created, r.ID).Scan(&one)
 	switch {
 	case err == nil:
-		return pending{}, fmt.Errorf("no pending reservation, already settled: %w", store.ErrNotFound)
+		return pending{}, fmt.Errorf("no pending reservation, already settled: %w", record.ErrNotFound)
 	case !errors.Is(err, sql.ErrNoRows):
 		return pending{}, err
 	}
@@ -402,7 +401,7 @@ func (s *Store) Extend(ctx context.Context, id string, expiresAt time.Time) erro
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		} else if n == 0 {
-			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, store.ErrNotFound)
+			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, record.ErrNotFound)
 		}
 		return nil
 	})
@@ -418,7 +417,7 @@ func (s *Store) Release(ctx context.Context, id string) error {
 	return s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		p, err := scanPending(tx.StmtContext(ctx, s.quota.takeReservation).QueryRowContext(ctx, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, store.ErrNotFound)
+			return fmt.Errorf("sqlite: %s: no pending reservation: %w", op, record.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/storetest"
 )
 
@@ -26,7 +26,7 @@ func pendingReservation(id string, tokens int64, at time.Time) quota.Reservation
 // the next process releases it once it has expired, and the budget is whole.
 func TestReservationOfAKilledProcessIsReleasedAfterExpiry(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "aigate.db")
-	l := authz.Limits{TokensPerDay: 1000}
+	l := record.Limits{TokensPerDay: 1000}
 	dead := open(t, path)
 	if _, err := dead.Reserve(t.Context(), pendingReservation("orphan", 800, t0), l); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestMigrationFromVersionOneKeepsKeys(t *testing.T) {
 	if err := s.CreateKey(t.Context(), k, created(k)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Reserve(t.Context(), pendingReservation("r", 1, t0), authz.Limits{}); err != nil {
+	if _, err := s.Reserve(t.Context(), pendingReservation("r", 1, t0), record.Limits{}); err != nil {
 		t.Fatalf("Reserve after migrating: %v", err)
 	}
 	if v := userVersion(t, path); v != len(migrations) {
@@ -85,7 +85,7 @@ func TestConcurrentReservesAcrossStoresKeepTheBudget(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "aigate.db")
 	stores := []*Store{openClosing(t, path), openClosing(t, path), openClosing(t, path)}
 	const n, tries = 10, 48
-	l := authz.Limits{TPM: n * 10}
+	l := record.Limits{TPM: n * 10}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -114,7 +114,7 @@ func TestConcurrentReservesAcrossStoresKeepTheBudget(t *testing.T) {
 func TestEndedWindowsArePruned(t *testing.T) {
 	s := openClosing(t, filepath.Join(t.TempDir(), "aigate.db"))
 	ctx := t.Context()
-	if _, err := s.Reserve(ctx, pendingReservation("old", 5, t0), authz.Limits{}); err != nil {
+	if _, err := s.Reserve(ctx, pendingReservation("old", 5, t0), record.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "old"}, PromptTokens: 1, At: t0}); err != nil {
@@ -145,7 +145,7 @@ func TestEndedWindowsArePruned(t *testing.T) {
 func BenchmarkReserveSettle(b *testing.B) {
 	s := openClosing(b, filepath.Join(b.TempDir(), "aigate.db"))
 	ctx := b.Context()
-	l := authz.Limits{RPM: 1 << 40, TPM: 1 << 40, TokensPerDay: 1 << 40, TokensPerMonth: 1 << 40}
+	l := record.Limits{RPM: 1 << 40, TPM: 1 << 40, TokensPerDay: 1 << 40, TokensPerMonth: 1 << 40}
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -175,7 +175,7 @@ func BenchmarkReserveSettleParallel(b *testing.B) {
 			i++
 			id := fmt.Sprint("r", i)
 			mu.Unlock()
-			if _, err := s.Reserve(ctx, pendingReservation(id, 100, t0), authz.Limits{}); err != nil {
+			if _, err := s.Reserve(ctx, pendingReservation(id, 100, t0), record.Limits{}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -193,7 +193,7 @@ func BenchmarkReserveSettleParallel(b *testing.B) {
 func BenchmarkReserveSettleWithTenant(b *testing.B) {
 	s := openClosing(b, filepath.Join(b.TempDir(), "aigate.db"))
 	ctx := b.Context()
-	l := authz.Limits{RPM: 1 << 40, TokensPerDay: 1 << 40, USDPerDay: 1 << 50, USDPerMonth: 1 << 50}
+	l := record.Limits{RPM: 1 << 40, TokensPerDay: 1 << 40, USDPerDay: 1 << 50, USDPerMonth: 1 << 50}
 	tl := l
 	i := 0
 	b.ReportAllocs()

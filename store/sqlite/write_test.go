@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/quota"
-	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store/storetest"
 )
 
@@ -87,7 +87,7 @@ func TestQueuedWritesCommitTogetherAndFailAlone(t *testing.T) {
 	wg.Wait()
 
 	first, again := results["create k1"], results["create k1 again"]
-	if (first == nil) == (again == nil) || !errors.Is(errors.Join(first, again), store.ErrExists) {
+	if (first == nil) == (again == nil) || !errors.Is(errors.Join(first, again), record.ErrExists) {
 		t.Errorf("two creations of k1: %v and %v, want one success and one ErrExists", first, again)
 	}
 	if err := results["create k2"]; err != nil {
@@ -104,7 +104,7 @@ func TestQueuedWritesCommitTogetherAndFailAlone(t *testing.T) {
 	if h, err := s.KeyHistory(t.Context(), "k1"); err != nil || len(h) != 1 {
 		t.Errorf("k1 history: %d events, %v; want 1", len(h), err)
 	}
-	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "undone"}}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "undone"}}); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("the failed write's reservation: Settle = %v, want ErrNotFound", err)
 	}
 }

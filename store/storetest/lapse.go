@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -45,7 +45,7 @@ func mustExpire(t *testing.T, s store.Store, now time.Time, want int) {
 // tokens (of a day budget of 10,000).
 func holds(t *testing.T, s store.Store, r quota.Reservation, tokens int64, what string) {
 	t.Helper()
-	probe := authz.Limits{TokensPerDay: 10_000}
+	probe := record.Limits{TokensPerDay: 10_000}
 	if left := probe.TokensPerDay - tokens; !fits(t, s, r.PrincipalID, left, r.CreatedAt, probe) ||
 		fits(t, s, r.PrincipalID, left+1, r.CreatedAt, probe) {
 		t.Errorf("%s: the day does not hold exactly %d tokens", what, tokens)
@@ -55,7 +55,7 @@ func holds(t *testing.T, s store.Store, r quota.Reservation, tokens int64, what 
 func testExtend(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := reservation("r1", "p", 400, usageBase)
-	mustReserve(t, s, r, authz.Limits{})
+	mustReserve(t, s, r, record.Limits{})
 	later := r.ExpiresAt.Add(time.Hour)
 	if err := s.Extend(ctx, "r1", later); err != nil {
 		t.Fatalf("Extend of a pending reservation: %v", err)
@@ -79,7 +79,7 @@ func testExtend(t *testing.T, s store.Store) {
 
 func testExtendNotPending(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	l := authz.Limits{}
+	l := record.Limits{}
 	for _, id := range []string{"settled", "released", "expired"} {
 		mustReserve(t, s, reservation(id, "p", 100, usageBase), l)
 	}
@@ -89,7 +89,7 @@ func testExtendNotPending(t *testing.T, s store.Store) {
 	}
 	mustExpire(t, s, usageBase.Add(time.Hour), 1)
 	for _, id := range []string{"settled", "released", "expired", "never"} {
-		if err := s.Extend(ctx, id, usageBase.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		if err := s.Extend(ctx, id, usageBase.Add(2*time.Hour)); !errors.Is(err, record.ErrNotFound) {
 			t.Errorf("Extend(%s) = %v, want ErrNotFound", id, err)
 		}
 	}
@@ -99,7 +99,7 @@ func testExtendNotPending(t *testing.T, s store.Store) {
 }
 
 func testSettleAfterExpiry(t *testing.T, s store.Store) {
-	l := authz.Limits{RPM: 2, TokensPerDay: 10_000}
+	l := record.Limits{RPM: 2, TokensPerDay: 10_000}
 	r := reservation("r1", "p", 600, usageBase)
 	mustReserve(t, s, r, l)
 	mustExpire(t, s, r.ExpiresAt.Add(time.Millisecond), 1)
@@ -127,7 +127,7 @@ func testSettleAfterExpiry(t *testing.T, s store.Store) {
 
 func testSettleAfterRelease(t *testing.T, s store.Store) {
 	r := reservation("r1", "p", 500, usageBase)
-	mustReserve(t, s, r, authz.Limits{})
+	mustReserve(t, s, r, record.Limits{})
 	if err := s.Release(t.Context(), "r1"); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func testSettleAfterRelease(t *testing.T, s store.Store) {
 	}
 	holds(t, s, r, 42, "settled after release")
 	// The settlement does not bring the reservation back.
-	if err := s.Release(t.Context(), "r1"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Release(t.Context(), "r1"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("Release after a late Settle = %v, want ErrNotFound", err)
 	}
 	mustExpire(t, s, r.ExpiresAt.Add(time.Hour), 0)
@@ -169,7 +169,7 @@ func testSettleOfSettledRequest(t *testing.T, s store.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := "p-" + tc.name
 			r := reservation("r-"+tc.name, p, 700, usageBase)
-			mustReserve(t, s, r, authz.Limits{})
+			mustReserve(t, s, r, record.Limits{})
 			tc.lapse(t, r)
 			first, err := s.Settle(t.Context(), settlement(r, 10, 20, usageBase))
 			if err != nil || first.Late != tc.late {
@@ -177,7 +177,7 @@ func testSettleOfSettledRequest(t *testing.T, s store.Store) {
 			}
 			// Again, at the same time (the same ledger key) and later.
 			for _, at := range []time.Time{usageBase, usageBase.Add(time.Second), r.ExpiresAt.Add(time.Hour)} {
-				if e, err := s.Settle(t.Context(), settlement(r, 1000, 1, at)); !errors.Is(err, store.ErrNotFound) {
+				if e, err := s.Settle(t.Context(), settlement(r, 1000, 1, at)); !errors.Is(err, record.ErrNotFound) {
 					t.Errorf("Settle again at %v = %+v, %v; want ErrNotFound", at, e, err)
 				}
 			}
@@ -199,7 +199,7 @@ func testExtendRacingExpiry(t *testing.T, s store.Store) {
 	for i := range rounds {
 		r := reservation(fmt.Sprint("r", i), "p", 100, usageBase)
 		r.ExpiresAt = usageBase.Add(time.Duration(i+1) * time.Hour)
-		mustReserve(t, s, r, authz.Limits{})
+		mustReserve(t, s, r, record.Limits{})
 		var (
 			wg        sync.WaitGroup
 			extendErr error
@@ -217,7 +217,7 @@ func testExtendRacingExpiry(t *testing.T, s store.Store) {
 		})
 		close(start)
 		wg.Wait()
-		if expireErr != nil || (extendErr != nil && !errors.Is(extendErr, store.ErrNotFound)) {
+		if expireErr != nil || (extendErr != nil && !errors.Is(extendErr, record.ErrNotFound)) {
 			t.Fatalf("round %d: Extend = %v, ExpireReservations = %v", i, extendErr, expireErr)
 		}
 		if (extendErr == nil) == (expired == 1) || expired > 1 {
@@ -243,7 +243,7 @@ func testConcurrentSettlesOfOneRequest(t *testing.T, s store.Store) {
 	for i := range rounds {
 		p := fmt.Sprint("p", i)
 		r := reservation("r-"+p, p, 900, usageBase)
-		mustReserve(t, s, r, authz.Limits{})
+		mustReserve(t, s, r, record.Limits{})
 		var (
 			wg    sync.WaitGroup
 			errs  [settles]error
@@ -271,7 +271,7 @@ func testConcurrentSettlesOfOneRequest(t *testing.T, s store.Store) {
 			switch {
 			case err == nil:
 				won++
-			case !errors.Is(err, store.ErrNotFound):
+			case !errors.Is(err, record.ErrNotFound):
 				t.Errorf("round %d: Settle %d: %v", i, j, err)
 			}
 		}
@@ -302,7 +302,7 @@ func testSettledEntryKeepsProtocol(t *testing.T, s store.Store) {
 		at := usageBase.Add(time.Duration(i) * 24 * time.Hour) // apart, so expiring one leaves the others
 		r := reservation(id, "p", 100, at)
 		r.Protocol = tc.protocol
-		mustReserve(t, s, r, authz.Limits{})
+		mustReserve(t, s, r, record.Limits{})
 		late := false
 		switch tc.end {
 		case "expire":

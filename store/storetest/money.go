@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/pricing"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -29,34 +29,34 @@ func moneyTests() []conformanceTest {
 	}
 }
 
-func tenant(name string, v int64, l authz.Limits, at time.Time) *store.Tenant {
+func tenant(name string, v int64, l record.Limits, at time.Time) *store.Tenant {
 	return &store.Tenant{Name: name, Limits: l, CreatedAt: at, UpdatedAt: at, Version: v}
 }
 
 func testTenants(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	at := usageBase
-	if _, err := s.GetTenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetTenant(ctx, "acme"); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("GetTenant of none = %v, want ErrNotFound", err)
 	}
-	l1 := authz.Limits{USDPerDay: 5_000_000, RPM: 60}
+	l1 := record.Limits{USDPerDay: 5_000_000, RPM: 60}
 	if err := s.PutTenant(ctx, tenant("acme", 1, l1, at), store.TenantEvent{Action: "created", Actor: "test", At: at, Detail: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutTenant(ctx, tenant("acme", 1, l1, at), store.TenantEvent{Action: "created", Actor: "test", At: at}); !errors.Is(err, store.ErrExists) {
+	if err := s.PutTenant(ctx, tenant("acme", 1, l1, at), store.TenantEvent{Action: "created", Actor: "test", At: at}); !errors.Is(err, record.ErrExists) {
 		t.Errorf("second create = %v, want ErrExists", err)
 	}
-	if err := s.PutTenant(ctx, tenant("beta", 2, l1, at), store.TenantEvent{Action: "updated", At: at}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.PutTenant(ctx, tenant("beta", 2, l1, at), store.TenantEvent{Action: "updated", At: at}); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("update of none = %v, want ErrNotFound", err)
 	}
-	l2 := authz.Limits{USDPerMonth: 100_000_000, TokensPerDay: 1000}
+	l2 := record.Limits{USDPerMonth: 100_000_000, TokensPerDay: 1000}
 	later := at.Add(time.Hour)
 	up := tenant("acme", 2, l2, at)
 	up.UpdatedAt = later
 	if err := s.PutTenant(ctx, up, store.TenantEvent{Action: "updated", Actor: "test", At: later, Detail: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutTenant(ctx, up, store.TenantEvent{Action: "updated", At: later}); !errors.Is(err, store.ErrConflict) {
+	if err := s.PutTenant(ctx, up, store.TenantEvent{Action: "updated", At: later}); !errors.Is(err, record.ErrConflict) {
 		t.Errorf("stale update = %v, want ErrConflict", err)
 	}
 	got, err := s.GetTenant(ctx, "acme")
@@ -64,7 +64,7 @@ func testTenants(t *testing.T, s store.Store) {
 		!got.UpdatedAt.Truncate(time.Millisecond).Equal(later.Truncate(time.Millisecond)) {
 		t.Fatalf("GetTenant = %+v, %v; want limits %+v at version 2", got, err, l2)
 	}
-	if err := s.PutTenant(ctx, tenant("beta", 1, authz.Limits{}, at), store.TenantEvent{Action: "created", At: at}); err != nil {
+	if err := s.PutTenant(ctx, tenant("beta", 1, record.Limits{}, at), store.TenantEvent{Action: "created", At: at}); err != nil {
 		t.Fatal(err)
 	}
 	list, err := s.ListTenants(ctx)
@@ -79,7 +79,7 @@ func testTenants(t *testing.T, s store.Store) {
 
 func testTenantsAreNoKeys(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	if err := s.PutTenant(ctx, tenant("acme", 1, authz.Limits{}, usageBase), store.TenantEvent{Action: "created", At: usageBase}); err != nil {
+	if err := s.PutTenant(ctx, tenant("acme", 1, record.Limits{}, usageBase), store.TenantEvent{Action: "created", At: usageBase}); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := s.ListKeys(ctx, store.ListOptions{})
@@ -87,7 +87,7 @@ func testTenantsAreNoKeys(t *testing.T, s store.Store) {
 		t.Fatalf("ListKeys = %d keys, %v; want none (a tenant is no key)", len(keys), err)
 	}
 	for _, id := range []string{"acme", "tenant:acme"} {
-		if _, err := s.GetKey(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.GetKey(ctx, id); !errors.Is(err, record.ErrNotFound) {
 			t.Errorf("GetKey(%q) = %v, want ErrNotFound", id, err)
 		}
 	}
@@ -95,7 +95,7 @@ func testTenantsAreNoKeys(t *testing.T, s store.Store) {
 
 // spend is a reservation of tokens and a cost bound, for principal p of
 // tenant acme, counted in the tenant's windows when tl is not nil.
-func spend(id, p string, cost int64, tl *authz.Limits, at time.Time) quota.Reservation {
+func spend(id, p string, cost int64, tl *record.Limits, at time.Time) quota.Reservation {
 	r := reservation(id, p, 10, at)
 	r.CostMicros, r.TenantLimits = cost, tl
 	return r
@@ -112,7 +112,7 @@ func settleCost(t *testing.T, s store.Store, r quota.Reservation, cost int64) qu
 
 // spendFits probes whether a request of cost fits p's (and, with tl, the
 // tenant's) USD budgets, leaving nothing behind but a counted request.
-func spendFits(t *testing.T, s store.Store, p string, cost int64, l authz.Limits, tl *authz.Limits) bool {
+func spendFits(t *testing.T, s store.Store, p string, cost int64, l record.Limits, tl *record.Limits) bool {
 	t.Helper()
 	id := fmt.Sprintf("probe-%s-%d", p, cost)
 	_, err := s.Reserve(t.Context(), spend(id, p, cost, tl, usageBase), l)
@@ -127,7 +127,7 @@ func spendFits(t *testing.T, s store.Store, p string, cost int64, l authz.Limits
 }
 
 func testUSDBudgetOfAKey(t *testing.T, s store.Store) {
-	l := authz.Limits{USDPerDay: 1_000_000, USDPerMonth: 1_200_000} // $1 a day, $1.20 a month
+	l := record.Limits{USDPerDay: 1_000_000, USDPerMonth: 1_200_000} // $1 a day, $1.20 a month
 	r1 := spend("u1", "key:a", 700_000, nil, usageBase)
 	mustReserve(t, s, r1, l)
 	_, err := s.Reserve(t.Context(), spend("u2", "key:a", 400_000, nil, usageBase), l)
@@ -152,8 +152,8 @@ func testUSDBudgetOfAKey(t *testing.T, s store.Store) {
 }
 
 func testTenantBudgetShared(t *testing.T, s store.Store) {
-	tl := &authz.Limits{USDPerDay: 1_000_000}
-	own := authz.Limits{USDPerDay: 900_000}
+	tl := &record.Limits{USDPerDay: 1_000_000}
+	own := record.Limits{USDPerDay: 900_000}
 	mustReserve(t, s, spend("t1", "key:a", 600_000, tl, usageBase), own)
 	// key:b has room of its own, but the tenant has $0.40 left.
 	_, err := s.Reserve(t.Context(), spend("t2", "jwt:iss#b", 500_000, tl, usageBase), own)
@@ -167,24 +167,24 @@ func testTenantBudgetShared(t *testing.T, s store.Store) {
 	}
 	mustReserve(t, s, spend("t3", "jwt:iss#b", 400_000, tl, usageBase), own)
 	// A key's own limit binds even when the tenant has room.
-	roomy := &authz.Limits{USDPerDay: 100_000_000}
+	roomy := &record.Limits{USDPerDay: 100_000_000}
 	_, err = s.Reserve(t.Context(), spend("t4", "key:c", 950_000, roomy, usageBase), own)
 	if d := denial(t, err, "Reserve over the key's own dollars"); d.Tenant != "" || d.Limit != quota.LimitUSDPerDay {
 		t.Errorf("denial = %+v, want the key's own usd_per_day", d)
 	}
 	// A reservation that does not count for the tenant (nil limits: no
 	// tenant defined) leaves its windows alone.
-	mustReserve(t, s, spend("t5", "key:d", 900_000, nil, usageBase), authz.Limits{})
-	if spendFits(t, s, "key:e", 1, authz.Limits{}, tl) {
+	mustReserve(t, s, spend("t5", "key:d", 900_000, nil, usageBase), record.Limits{})
+	if spendFits(t, s, "key:e", 1, record.Limits{}, tl) {
 		t.Error("the tenant's $1 are not fully used by t1 and t3")
 	}
 }
 
 func testReleaseGivesDollarsBack(t *testing.T, s store.Store) {
-	tl := &authz.Limits{USDPerDay: 1_000_000}
-	l := authz.Limits{USDPerDay: 1_000_000}
+	tl := &record.Limits{USDPerDay: 1_000_000}
+	l := record.Limits{USDPerDay: 1_000_000}
 	mustReserve(t, s, spend("r1", "key:a", 1_000_000, tl, usageBase), l)
-	if spendFits(t, s, "key:b", 1, authz.Limits{}, tl) {
+	if spendFits(t, s, "key:b", 1, record.Limits{}, tl) {
 		t.Fatal("the tenant has room while r1 holds all of it")
 	}
 	if err := s.Release(t.Context(), "r1"); err != nil {
@@ -197,8 +197,8 @@ func testReleaseGivesDollarsBack(t *testing.T, s store.Store) {
 
 func testLedgerKeepsMoney(t *testing.T, s store.Store) {
 	price := pricing.Price{Input: 3_000_000, Output: 15_000_000, CachedInput: 300_000, CacheWrite: 3_750_000}
-	r := spend("m1", "key:a", 50_000, &authz.Limits{}, usageBase)
-	mustReserve(t, s, r, authz.Limits{})
+	r := spend("m1", "key:a", 50_000, &record.Limits{}, usageBase)
+	mustReserve(t, s, r, record.Limits{})
 	e, err := s.Settle(t.Context(), quota.Settlement{Reservation: r, PromptTokens: 13_000, CompletionTokens: 500,
 		CachedTokens: 10_000, CacheWriteTokens: 2_000, CostMicros: 21_000, Price: price, At: usageBase})
 	if err != nil {
@@ -206,13 +206,13 @@ func testLedgerKeepsMoney(t *testing.T, s store.Store) {
 	}
 	r2 := spend("m2", "key:a", 0, nil, usageBase)
 	r2.Model = "echo"
-	mustReserve(t, s, r2, authz.Limits{})
+	mustReserve(t, s, r2, record.Limits{})
 	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: r2, PromptTokens: 1, CompletionTokens: 1, Unpriced: true, At: usageBase.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	// A late settlement keeps its money too.
-	r3 := spend("m3", "key:a", 9_000, &authz.Limits{}, usageBase)
-	mustReserve(t, s, r3, authz.Limits{})
+	r3 := spend("m3", "key:a", 9_000, &record.Limits{}, usageBase)
+	mustReserve(t, s, r3, record.Limits{})
 	if err := s.Release(t.Context(), "m3"); err != nil {
 		t.Fatal(err)
 	}
@@ -234,8 +234,8 @@ func testLedgerKeepsMoney(t *testing.T, s store.Store) {
 		t.Errorf("late row = %+v", g)
 	}
 	// The tenant's windows hold what was settled: $0.021 + $0.000007.
-	if !spendFits(t, s, "key:z", 1_000_000-21_007, authz.Limits{}, &authz.Limits{USDPerDay: 1_000_000}) ||
-		spendFits(t, s, "key:z", 1_000_000-21_006, authz.Limits{}, &authz.Limits{USDPerDay: 1_000_000}) {
+	if !spendFits(t, s, "key:z", 1_000_000-21_007, record.Limits{}, &record.Limits{USDPerDay: 1_000_000}) ||
+		spendFits(t, s, "key:z", 1_000_000-21_006, record.Limits{}, &record.Limits{USDPerDay: 1_000_000}) {
 		t.Error("the tenant's day window does not hold exactly the settled $0.021007")
 	}
 }
@@ -245,7 +245,7 @@ func testLedgerKeepsMoney(t *testing.T, s store.Store) {
 // then settles the admitted ones at less than their bound, and checks
 // that the total settled stays within budget and the rest were refused by
 // the USD limit named want.
-func concurrentUSD(t *testing.T, s store.Store, principals []string, l authz.Limits, tl *authz.Limits, budget, bound int64, n int, want string, wantTenant string) {
+func concurrentUSD(t *testing.T, s store.Store, principals []string, l record.Limits, tl *record.Limits, budget, bound int64, n int, want string, wantTenant string) {
 	const goroutines = 64
 	var (
 		start sync.WaitGroup
@@ -308,13 +308,13 @@ func testConcurrentTenantUSD(t *testing.T, s store.Store) {
 	// the key's and the tenant's windows at once (DynamoDB does), so a
 	// binding key limit could refuse a request that a refused one held
 	// room for, and the number admitted would not be exact.
-	own := authz.Limits{USDPerDay: 2_000_000}
-	tl := &authz.Limits{USDPerDay: 1_000_000}
+	own := record.Limits{USDPerDay: 2_000_000}
+	tl := &record.Limits{USDPerDay: 1_000_000}
 	concurrentUSD(t, s, []string{"key:a", "key:b"}, own, tl, 1_000_000, 45_000, 22, quota.LimitUSDPerDay, "acme")
 }
 
 func testConcurrentKeyUSD(t *testing.T, s store.Store) {
 	// $0.50 for the one key, $0.03 bound per request: 16 fit ($0.48).
-	own := authz.Limits{USDPerMonth: 500_000}
+	own := record.Limits{USDPerMonth: 500_000}
 	concurrentUSD(t, s, []string{"key:a"}, own, nil, 500_000, 30_000, 16, quota.LimitUSDPerMonth, "")
 }

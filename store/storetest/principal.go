@@ -3,8 +3,8 @@ package storetest
 import (
 	"testing"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -14,12 +14,12 @@ import (
 // rows of their own.
 func testPrincipalsOfEachKindAreApart(t *testing.T, s store.Store) {
 	ids := []string{
-		authz.KeyPrincipalID("k1"),
-		authz.JWTPrincipalID("https://a.example/realms/x", "k1"),
-		authz.JWTPrincipalID("https://b.example", "k1"),
-		authz.JWTPrincipalID("", "k1"), // a migrated row of unknown issuer
+		record.KeyPrincipalID("k1"),
+		record.JWTPrincipalID("https://a.example/realms/x", "k1"),
+		record.JWTPrincipalID("https://b.example", "k1"),
+		record.JWTPrincipalID("", "k1"), // a migrated row of unknown issuer
 	}
-	one := authz.Limits{RPM: 1}
+	one := record.Limits{RPM: 1}
 	for i, p := range ids {
 		id := string(rune('a' + i))
 		mustReserve(t, s, reservation(id, p, 10, usageBase), one)

@@ -53,7 +53,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -67,22 +67,22 @@ var base = time.Date(2025, time.March, 14, 15, 9, 26, 535_897_932, time.UTC)
 // NewKey returns a realistic, valid version-1 key with the given id: every
 // field set, a mid-rotation previous secret hash, times with sub-millisecond
 // parts. Tests change the fields they care about.
-func NewKey(id string) *authz.Key {
+func NewKey(id string) *record.Key {
 	secret := sha256.Sum256([]byte("secret:" + id))
 	previous := sha256.Sum256([]byte("previous:" + id))
-	return &authz.Key{
+	return &record.Key{
 		ID:     id,
 		Name:   "ci pipeline " + id,
 		Tenant: "acme",
 		Models: []string{"gpt-4o*", "anthropic.claude-?-*", "text-embedding-3-small"},
-		Limits: authz.Limits{
+		Limits: record.Limits{
 			RPM:            60,
 			TPM:            100_000,
 			TokensPerDay:   2_000_000,
 			TokensPerMonth: 40_000_000,
 		},
-		Status:             authz.StatusActive,
-		Role:               authz.RoleAdmin,
+		Status:             record.StatusActive,
+		Role:               record.RoleAdmin,
 		SecretHash:         secret[:],
 		PreviousSecretHash: previous[:],
 		PreviousExpiresAt:  base.Add(24*time.Hour + 123_456*time.Nanosecond),
@@ -95,8 +95,8 @@ func NewKey(id string) *authz.Key {
 }
 
 // newEvent returns the audit event that goes with a change of k.
-func newEvent(k *authz.Key, action string, at time.Time) authz.AuditEvent {
-	return authz.AuditEvent{
+func newEvent(k *record.Key, action string, at time.Time) record.AuditEvent {
+	return record.AuditEvent{
 		KeyID:  k.ID,
 		Action: action,
 		Actor:  "aigate keys " + action,
@@ -160,14 +160,14 @@ type conformanceTest struct {
 	test func(t *testing.T, s store.Store)
 }
 
-func mustCreate(t *testing.T, s store.Store, k *authz.Key) {
+func mustCreate(t *testing.T, s store.Store, k *record.Key) {
 	t.Helper()
-	if err := s.CreateKey(t.Context(), k, newEvent(k, authz.ActionCreated, k.CreatedAt)); err != nil {
+	if err := s.CreateKey(t.Context(), k, newEvent(k, record.ActionCreated, k.CreatedAt)); err != nil {
 		t.Fatalf("CreateKey(%q): %v", k.ID, err)
 	}
 }
 
-func mustGet(t *testing.T, s store.Store, id string) *authz.Key {
+func mustGet(t *testing.T, s store.Store, id string) *record.Key {
 	t.Helper()
 	k, err := s.GetKey(t.Context(), id)
 	if err != nil {
@@ -176,7 +176,7 @@ func mustGet(t *testing.T, s store.Store, id string) *authz.Key {
 	return k
 }
 
-func mustHistory(t *testing.T, s store.Store, id string) []authz.AuditEvent {
+func mustHistory(t *testing.T, s store.Store, id string) []record.AuditEvent {
 	t.Helper()
 	evs, err := s.KeyHistory(t.Context(), id)
 	if err != nil {
@@ -197,7 +197,7 @@ func sameTime(got, want time.Time) bool {
 }
 
 // diffKey lists how got differs from want under the suite's guarantees.
-func diffKey(got, want *authz.Key) []string {
+func diffKey(got, want *record.Key) []string {
 	var d []string
 	field := func(name string, ok bool, g, w any) {
 		if !ok {
@@ -231,14 +231,14 @@ func sameHash(got, want []byte) bool {
 	return bytes.Equal(got, want)
 }
 
-func checkKey(t *testing.T, got, want *authz.Key) {
+func checkKey(t *testing.T, got, want *record.Key) {
 	t.Helper()
 	for _, d := range diffKey(got, want) {
 		t.Errorf("key %q: %s", want.ID, d)
 	}
 }
 
-func checkEvents(t *testing.T, got, want []authz.AuditEvent) {
+func checkEvents(t *testing.T, got, want []record.AuditEvent) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("history has %d events, want %d:\n got %+v\nwant %+v", len(got), len(want), got, want)
@@ -254,7 +254,7 @@ func checkEvents(t *testing.T, got, want []authz.AuditEvent) {
 func testCreatedKeyReadsBackEqual(t *testing.T, s store.Store) {
 	k := NewKey("k1")
 	k.RevokedAt = base.Add(2*time.Hour + 1)
-	k.Status = authz.StatusRevoked
+	k.Status = record.StatusRevoked
 	// Times from another zone come back as the same instants, in UTC.
 	k.ExpiresAt = k.ExpiresAt.In(time.FixedZone("UTC+5:30", 5*3600+1800))
 	k.UpdatedAt = time.Date(2025, time.March, 14, 9, 10, 26, 535_897_933, time.FixedZone("UTC-6", -6*3600))
@@ -336,10 +336,10 @@ func testReturnedKeysShareNoMemory(t *testing.T, s store.Store) {
 
 	// The same for the key handed to UpdateKey.
 	next, wantNext := NewKey("k1"), NewKey("k1")
-	for _, k := range []*authz.Key{next, wantNext} {
+	for _, k := range []*record.Key{next, wantNext} {
 		k.Version, k.Name = 2, "renamed"
 	}
-	if err := s.UpdateKey(t.Context(), next, newEvent(next, authz.ActionRotated, next.UpdatedAt)); err != nil {
+	if err := s.UpdateKey(t.Context(), next, newEvent(next, record.ActionRotated, next.UpdatedAt)); err != nil {
 		t.Fatalf("UpdateKey: %v", err)
 	}
 	next.Models[0], next.SecretHash[0], next.PreviousSecretHash[0] = "scribbled", next.SecretHash[0]^0xff, next.PreviousSecretHash[0]^0xff
@@ -352,8 +352,8 @@ func testCreateDuplicate(t *testing.T, s store.Store) {
 	second := NewKey("dup")
 	second.Name = "second"
 	second.SecretHash = []byte("another hash")
-	err := s.CreateKey(t.Context(), second, newEvent(second, authz.ActionCreated, second.CreatedAt))
-	if !errors.Is(err, store.ErrExists) {
+	err := s.CreateKey(t.Context(), second, newEvent(second, record.ActionCreated, second.CreatedAt))
+	if !errors.Is(err, record.ErrExists) {
 		t.Fatalf("CreateKey of a taken id = %v, want ErrExists", err)
 	}
 	checkKey(t, mustGet(t, s, "dup"), NewKey("dup"))
@@ -365,22 +365,22 @@ func testCreateDuplicate(t *testing.T, s store.Store) {
 func testCreateRefusesInvalid(t *testing.T, s store.Store) {
 	for _, tc := range []struct {
 		name   string
-		change func(k *authz.Key, ev *authz.AuditEvent)
+		change func(k *record.Key, ev *record.AuditEvent)
 	}{
-		{"version 0", func(k *authz.Key, _ *authz.AuditEvent) { k.Version = 0 }},
-		{"version 2", func(k *authz.Key, _ *authz.AuditEvent) { k.Version = 2 }},
-		{"empty id", func(k *authz.Key, ev *authz.AuditEvent) { k.ID, ev.KeyID = "", "" }},
-		{"event of another key", func(_ *authz.Key, ev *authz.AuditEvent) { ev.KeyID = "other" }},
+		{"version 0", func(k *record.Key, _ *record.AuditEvent) { k.Version = 0 }},
+		{"version 2", func(k *record.Key, _ *record.AuditEvent) { k.Version = 2 }},
+		{"empty id", func(k *record.Key, ev *record.AuditEvent) { k.ID, ev.KeyID = "", "" }},
+		{"event of another key", func(_ *record.Key, ev *record.AuditEvent) { ev.KeyID = "other" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := NewKey("invalid")
-			ev := newEvent(k, authz.ActionCreated, k.CreatedAt)
+			ev := newEvent(k, record.ActionCreated, k.CreatedAt)
 			tc.change(k, &ev)
 			if err := s.CreateKey(t.Context(), k, ev); err == nil {
 				t.Fatal("CreateKey succeeded, want an error")
 			}
 			for _, id := range []string{"invalid", "other", ""} {
-				if _, err := s.GetKey(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+				if _, err := s.GetKey(t.Context(), id); !errors.Is(err, record.ErrNotFound) {
 					t.Errorf("GetKey(%q) after a refused create = %v, want ErrNotFound", id, err)
 				}
 			}
@@ -388,26 +388,26 @@ func testCreateRefusesInvalid(t *testing.T, s store.Store) {
 	}
 	t.Run("event without key id", func(t *testing.T) {
 		k := NewKey("no-event-id")
-		ev := newEvent(k, authz.ActionCreated, k.CreatedAt)
+		ev := newEvent(k, record.ActionCreated, k.CreatedAt)
 		ev.KeyID = ""
 		if err := s.CreateKey(t.Context(), k, ev); err != nil {
 			t.Fatalf("CreateKey: %v", err)
 		}
 		ev.KeyID = k.ID
-		checkEvents(t, mustHistory(t, s, k.ID), []authz.AuditEvent{ev})
+		checkEvents(t, mustHistory(t, s, k.ID), []record.AuditEvent{ev})
 	})
 }
 
 func testGetMissing(t *testing.T, s store.Store) {
 	mustCreate(t, s, NewKey("present"))
 	for _, id := range []string{"absent", "", "PRESENT", "present "} {
-		if _, err := s.GetKey(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.GetKey(t.Context(), id); !errors.Is(err, record.ErrNotFound) {
 			t.Errorf("GetKey(%q) = %v, want ErrNotFound", id, err)
 		}
 	}
 }
 
-func ids(keys []*authz.Key) []string {
+func ids(keys []*record.Key) []string {
 	out := make([]string, len(keys))
 	for i, k := range keys {
 		out[i] = k.ID
@@ -476,7 +476,7 @@ func testListTenant(t *testing.T, s store.Store) {
 }
 
 // rotated returns the next version of k after a secret rotation at at.
-func rotated(k *authz.Key, at time.Time) *authz.Key {
+func rotated(k *record.Key, at time.Time) *record.Key {
 	next := *k
 	next.PreviousSecretHash = k.SecretHash
 	next.PreviousExpiresAt = at.Add(time.Hour)
@@ -497,7 +497,7 @@ func testUpdate(t *testing.T, s store.Store) {
 		if next.Version != v {
 			t.Fatalf("read version %d, want %d", next.Version-1, v-1)
 		}
-		if err := s.UpdateKey(t.Context(), next, newEvent(next, authz.ActionRotated, next.UpdatedAt)); err != nil {
+		if err := s.UpdateKey(t.Context(), next, newEvent(next, record.ActionRotated, next.UpdatedAt)); err != nil {
 			t.Fatalf("UpdateKey to version %d: %v", v, err)
 		}
 		checkKey(t, mustGet(t, s, "k1"), next)
@@ -505,14 +505,14 @@ func testUpdate(t *testing.T, s store.Store) {
 	// Every field can change, to its zero value too.
 	revoked := *mustGet(t, s, "k1")
 	revoked.Name, revoked.Tenant, revoked.Models = "renamed", "globex", nil
-	revoked.Limits = authz.Limits{}
-	revoked.Status, revoked.RevokedAt = authz.StatusRevoked, base.Add(10*time.Hour)
+	revoked.Limits = record.Limits{}
+	revoked.Status, revoked.RevokedAt = record.StatusRevoked, base.Add(10*time.Hour)
 	revoked.PreviousSecretHash, revoked.PreviousExpiresAt = nil, time.Time{}
 	revoked.ExpiresAt, revoked.UsageIdentifierKey, revoked.Role = time.Time{}, "", ""
 	revoked.Version++
 	want := revoked
 	want.Models = []string{}
-	if err := s.UpdateKey(t.Context(), &revoked, newEvent(&revoked, authz.ActionRevoked, revoked.RevokedAt)); err != nil {
+	if err := s.UpdateKey(t.Context(), &revoked, newEvent(&revoked, record.ActionRevoked, revoked.RevokedAt)); err != nil {
 		t.Fatalf("UpdateKey to revoked: %v", err)
 	}
 	checkKey(t, mustGet(t, s, "k1"), &want)
@@ -525,26 +525,26 @@ func testUpdateStale(t *testing.T, s store.Store) {
 	k := NewKey("k1")
 	mustCreate(t, s, k)
 	v2 := rotated(k, base.Add(time.Hour))
-	if err := s.UpdateKey(t.Context(), v2, newEvent(v2, authz.ActionRotated, v2.UpdatedAt)); err != nil {
+	if err := s.UpdateKey(t.Context(), v2, newEvent(v2, record.ActionRotated, v2.UpdatedAt)); err != nil {
 		t.Fatalf("UpdateKey: %v", err)
 	}
 	before := mustHistory(t, s, "k1")
 	for _, tc := range []struct {
 		name  string
-		stale func() *authz.Key
+		stale func() *record.Key
 	}{
-		{"read before the last update", func() *authz.Key { return rotated(k, base.Add(2*time.Hour)) }},
-		{"version not incremented", func() *authz.Key {
+		{"read before the last update", func() *record.Key { return rotated(k, base.Add(2*time.Hour)) }},
+		{"version not incremented", func() *record.Key {
 			next := rotated(v2, base.Add(2*time.Hour))
 			next.Version = v2.Version
 			return next
 		}},
-		{"version from the future", func() *authz.Key {
+		{"version from the future", func() *record.Key {
 			next := rotated(v2, base.Add(2*time.Hour))
 			next.Version = 7
 			return next
 		}},
-		{"version zero", func() *authz.Key {
+		{"version zero", func() *record.Key {
 			next := rotated(v2, base.Add(2*time.Hour))
 			next.Version = 0
 			return next
@@ -553,11 +553,11 @@ func testUpdateStale(t *testing.T, s store.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			stale := tc.stale()
 			stale.Name = "stale writer"
-			err := s.UpdateKey(t.Context(), stale, newEvent(stale, authz.ActionRevoked, stale.UpdatedAt))
-			if !errors.Is(err, store.ErrConflict) {
+			err := s.UpdateKey(t.Context(), stale, newEvent(stale, record.ActionRevoked, stale.UpdatedAt))
+			if !errors.Is(err, record.ErrConflict) {
 				t.Fatalf("UpdateKey from a stale version = %v, want ErrConflict", err)
 			}
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, record.ErrNotFound) {
 				t.Errorf("UpdateKey error %v also matches ErrNotFound", err)
 			}
 			checkKey(t, mustGet(t, s, "k1"), v2)
@@ -569,14 +569,14 @@ func testUpdateStale(t *testing.T, s store.Store) {
 func testUpdateMissing(t *testing.T, s store.Store) {
 	mustCreate(t, s, NewKey("present"))
 	k := rotated(NewKey("absent"), base.Add(time.Hour))
-	err := s.UpdateKey(t.Context(), k, newEvent(k, authz.ActionRotated, k.UpdatedAt))
-	if !errors.Is(err, store.ErrNotFound) {
+	err := s.UpdateKey(t.Context(), k, newEvent(k, record.ActionRotated, k.UpdatedAt))
+	if !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("UpdateKey of a missing key = %v, want ErrNotFound", err)
 	}
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, record.ErrConflict) {
 		t.Errorf("UpdateKey error %v also matches ErrConflict", err)
 	}
-	if _, err := s.GetKey(t.Context(), "absent"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetKey(t.Context(), "absent"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("GetKey after updating a missing key = %v, want ErrNotFound", err)
 	}
 	if evs := mustHistory(t, s, "absent"); len(evs) != 0 {
@@ -587,13 +587,13 @@ func testUpdateMissing(t *testing.T, s store.Store) {
 func testHistory(t *testing.T, s store.Store) {
 	k := NewKey("k1")
 	other := NewKey("k2")
-	want := []authz.AuditEvent{newEvent(k, authz.ActionCreated, k.CreatedAt)}
+	want := []record.AuditEvent{newEvent(k, record.ActionCreated, k.CreatedAt)}
 	if err := s.CreateKey(t.Context(), k, want[0]); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	mustCreate(t, s, other) // its events must not show up in k1's history
 	cur := k
-	for i, action := range []string{authz.ActionRotated, authz.ActionRotated, authz.ActionRevoked} {
+	for i, action := range []string{record.ActionRotated, record.ActionRotated, record.ActionRevoked} {
 		next := rotated(cur, base.Add(time.Duration(i+1)*time.Hour+time.Duration(i)))
 		ev := newEvent(next, action, next.UpdatedAt)
 		ev.Actor = fmt.Sprintf("operator %d", i)
@@ -603,13 +603,13 @@ func testHistory(t *testing.T, s store.Store) {
 		want = append(want, ev)
 		// A conflicting update in between appends nothing.
 		stale := rotated(cur, next.UpdatedAt)
-		if err := s.UpdateKey(t.Context(), stale, newEvent(stale, "stale", stale.UpdatedAt)); !errors.Is(err, store.ErrConflict) {
+		if err := s.UpdateKey(t.Context(), stale, newEvent(stale, "stale", stale.UpdatedAt)); !errors.Is(err, record.ErrConflict) {
 			t.Fatalf("stale UpdateKey = %v, want ErrConflict", err)
 		}
 		cur = next
 	}
 	checkEvents(t, mustHistory(t, s, "k1"), want)
-	checkEvents(t, mustHistory(t, s, "k2"), []authz.AuditEvent{newEvent(other, authz.ActionCreated, other.CreatedAt)})
+	checkEvents(t, mustHistory(t, s, "k2"), []record.AuditEvent{newEvent(other, record.ActionCreated, other.CreatedAt)})
 }
 
 func testHistoryEqualTimes(t *testing.T, s store.Store) {
@@ -617,7 +617,7 @@ func testHistoryEqualTimes(t *testing.T, s store.Store) {
 	// millisecond times must still not swap the two events.
 	k := NewKey("k1")
 	at := base.Truncate(Precision)
-	want := []authz.AuditEvent{newEvent(k, authz.ActionCreated, at)}
+	want := []record.AuditEvent{newEvent(k, record.ActionCreated, at)}
 	if err := s.CreateKey(t.Context(), k, want[0]); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
@@ -658,7 +658,7 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 		start sync.WaitGroup
 		done  sync.WaitGroup
 		errs  [writers]error
-		mine  [writers]*authz.Key
+		mine  [writers]*record.Key
 	)
 	start.Add(1)
 	for i := range writers {
@@ -667,7 +667,7 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 		mine[i] = next
 		done.Go(func() {
 			start.Wait()
-			ev := newEvent(next, authz.ActionRotated, next.UpdatedAt)
+			ev := newEvent(next, record.ActionRotated, next.UpdatedAt)
 			ev.Actor = next.Name
 			errs[i] = s.UpdateKey(context.Background(), next, ev)
 		})
@@ -682,7 +682,7 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 			t.Errorf("writers %d and %d both succeeded", winner, i)
 		case err == nil:
 			winner = i
-		case !errors.Is(err, store.ErrConflict):
+		case !errors.Is(err, record.ErrConflict):
 			t.Errorf("writer %d: %v, want nil or ErrConflict", i, err)
 		}
 	}
@@ -712,12 +712,12 @@ func testCanceledContext(t *testing.T, s store.Store) {
 		call func() error
 	}{
 		{"CreateKey", func() error {
-			return s.CreateKey(ctx, fresh, newEvent(fresh, authz.ActionCreated, fresh.CreatedAt))
+			return s.CreateKey(ctx, fresh, newEvent(fresh, record.ActionCreated, fresh.CreatedAt))
 		}},
 		{"GetKey", func() error { _, err := s.GetKey(ctx, "existing"); return err }},
 		{"ListKeys", func() error { _, err := s.ListKeys(ctx, store.ListOptions{}); return err }},
 		{"UpdateKey", func() error {
-			return s.UpdateKey(ctx, next, newEvent(next, authz.ActionRotated, next.UpdatedAt))
+			return s.UpdateKey(ctx, next, newEvent(next, record.ActionRotated, next.UpdatedAt))
 		}},
 		{"KeyHistory", func() error { _, err := s.KeyHistory(ctx, "existing"); return err }},
 	} {
@@ -725,7 +725,7 @@ func testCanceledContext(t *testing.T, s store.Store) {
 			t.Errorf("%s with a canceled context = %v, want context.Canceled", tc.name, err)
 		}
 	}
-	if _, err := s.GetKey(t.Context(), "fresh"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetKey(t.Context(), "fresh"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("GetKey of a key created with a canceled context = %v, want ErrNotFound", err)
 	}
 	checkKey(t, mustGet(t, s, "existing"), existing)

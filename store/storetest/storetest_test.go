@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/storetest"
 )
@@ -20,15 +20,15 @@ import (
 // only the promised millisecond precision, or it tests SQLite, not the
 // interface.
 func TestSuitePassesOnAMillisecondMapStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return &mapStore{keys: map[string]*authz.Key{}} })
+	storetest.Run(t, func(t *testing.T) store.Store { return &mapStore{keys: map[string]*record.Key{}} })
 }
 
 // mapStore is the least a backend may do: times truncated to the
 // millisecond, everything under one lock.
 type mapStore struct {
 	mu      sync.Mutex
-	keys    map[string]*authz.Key
-	history []authz.AuditEvent
+	keys    map[string]*record.Key
+	history []record.AuditEvent
 
 	windows map[windowKey]windowCount
 	pending map[string]quota.Reservation
@@ -38,7 +38,7 @@ type mapStore struct {
 	tenantHistory []store.TenantEvent
 }
 
-func clone(k *authz.Key) *authz.Key {
+func clone(k *record.Key) *record.Key {
 	c := *k
 	c.Models = append([]string{}, k.Models...)
 	c.SecretHash = nilIfEmpty(k.SecretHash)
@@ -63,7 +63,7 @@ func ms(t time.Time) time.Time {
 	return t.Truncate(time.Millisecond).UTC()
 }
 
-func (s *mapStore) event(k *authz.Key, ev authz.AuditEvent) error {
+func (s *mapStore) event(k *record.Key, ev record.AuditEvent) error {
 	if ev.KeyID != "" && ev.KeyID != k.ID {
 		return errors.New("map: event of another key")
 	}
@@ -72,7 +72,7 @@ func (s *mapStore) event(k *authz.Key, ev authz.AuditEvent) error {
 	return nil
 }
 
-func (s *mapStore) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error {
+func (s *mapStore) CreateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("map: %w", err)
 	}
@@ -82,13 +82,13 @@ func (s *mapStore) CreateKey(ctx context.Context, k *authz.Key, ev authz.AuditEv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.keys[k.ID]; ok {
-		return fmt.Errorf("map: %w", store.ErrExists)
+		return fmt.Errorf("map: %w", record.ErrExists)
 	}
 	s.keys[k.ID] = clone(k)
 	return s.event(k, ev)
 }
 
-func (s *mapStore) GetKey(ctx context.Context, id string) (*authz.Key, error) {
+func (s *mapStore) GetKey(ctx context.Context, id string) (*record.Key, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("map: %w", err)
 	}
@@ -96,30 +96,30 @@ func (s *mapStore) GetKey(ctx context.Context, id string) (*authz.Key, error) {
 	defer s.mu.Unlock()
 	k, ok := s.keys[id]
 	if !ok {
-		return nil, fmt.Errorf("map: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("map: %w", record.ErrNotFound)
 	}
 	return clone(k), nil
 }
 
-func (s *mapStore) ListKeys(ctx context.Context, opts store.ListOptions) ([]*authz.Key, error) {
+func (s *mapStore) ListKeys(ctx context.Context, opts store.ListOptions) ([]*record.Key, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("map: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*authz.Key
+	var out []*record.Key
 	for _, k := range s.keys {
 		if opts.Tenant == "" || k.Tenant == opts.Tenant {
 			out = append(out, clone(k))
 		}
 	}
-	slices.SortFunc(out, func(a, b *authz.Key) int {
+	slices.SortFunc(out, func(a, b *record.Key) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
 }
 
-func (s *mapStore) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEvent) error {
+func (s *mapStore) UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("map: %w", err)
 	}
@@ -128,9 +128,9 @@ func (s *mapStore) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEv
 	old, ok := s.keys[k.ID]
 	switch {
 	case !ok:
-		return fmt.Errorf("map: %w", store.ErrNotFound)
+		return fmt.Errorf("map: %w", record.ErrNotFound)
 	case old.Version != k.Version-1:
-		return fmt.Errorf("map: %w", store.ErrConflict)
+		return fmt.Errorf("map: %w", record.ErrConflict)
 	}
 	if ev.KeyID != "" && ev.KeyID != k.ID {
 		return errors.New("map: event of another key")
@@ -139,13 +139,13 @@ func (s *mapStore) UpdateKey(ctx context.Context, k *authz.Key, ev authz.AuditEv
 	return s.event(k, ev)
 }
 
-func (s *mapStore) KeyHistory(ctx context.Context, id string) ([]authz.AuditEvent, error) {
+func (s *mapStore) KeyHistory(ctx context.Context, id string) ([]record.AuditEvent, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("map: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []authz.AuditEvent
+	var out []record.AuditEvent
 	for _, ev := range s.history {
 		if ev.KeyID == id {
 			out = append(out, ev)
@@ -187,7 +187,7 @@ func allWindowKeys(r quota.Reservation) []windowKey {
 	return out
 }
 
-func deny(k [3]windowKey, w map[windowKey]windowCount, r quota.Reservation, l authz.Limits) *quota.Denial {
+func deny(k [3]windowKey, w map[windowKey]windowCount, r quota.Reservation, l record.Limits) *quota.Denial {
 	m, d, mo := w[k[0]], w[k[1]], w[k[2]]
 	for _, c := range []struct {
 		name            string
@@ -208,7 +208,7 @@ func deny(k [3]windowKey, w map[windowKey]windowCount, r quota.Reservation, l au
 	return nil
 }
 
-func (s *mapStore) Reserve(ctx context.Context, r quota.Reservation, l authz.Limits) (quota.Status, error) {
+func (s *mapStore) Reserve(ctx context.Context, r quota.Reservation, l record.Limits) (quota.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return quota.Status{}, fmt.Errorf("map: %w", err)
 	}
@@ -218,7 +218,7 @@ func (s *mapStore) Reserve(ctx context.Context, r quota.Reservation, l authz.Lim
 		s.windows, s.pending = map[windowKey]windowCount{}, map[string]quota.Reservation{}
 	}
 	if _, ok := s.pending[r.ID]; ok {
-		return quota.Status{}, fmt.Errorf("map: %w", store.ErrExists)
+		return quota.Status{}, fmt.Errorf("map: %w", record.ErrExists)
 	}
 	k := windowKeys(r, r.PrincipalID)
 	if d := deny(k, s.windows, r, l); d != nil {
@@ -251,7 +251,7 @@ func (s *mapStore) Reserve(ctx context.Context, r quota.Reservation, l authz.Lim
 func (s *mapStore) take(id string, delta func(quota.Reservation) (int64, int64)) (quota.Reservation, error) {
 	r, ok := s.pending[id]
 	if !ok {
-		return r, fmt.Errorf("map: %w", store.ErrNotFound)
+		return r, fmt.Errorf("map: %w", record.ErrNotFound)
 	}
 	delete(s.pending, id)
 	tokens, usd := delta(r)
@@ -279,7 +279,7 @@ func (s *mapStore) Settle(ctx context.Context, st quota.Settlement) (quota.Entry
 	r, err := s.take(st.Reservation.ID, func(r quota.Reservation) (int64, int64) {
 		return real - r.Tokens, st.CostMicros - r.CostMicros
 	})
-	late := errors.Is(err, store.ErrNotFound)
+	late := errors.Is(err, record.ErrNotFound)
 	if late {
 		// Late: recorded from the settlement's copy, once per request, all
 		// the real tokens counted (the release gave the reserved back).
@@ -308,7 +308,7 @@ func (s *mapStore) Extend(ctx context.Context, id string, expiresAt time.Time) e
 	defer s.mu.Unlock()
 	r, ok := s.pending[id]
 	if !ok {
-		return fmt.Errorf("map: %w", store.ErrNotFound)
+		return fmt.Errorf("map: %w", record.ErrNotFound)
 	}
 	if expiresAt.After(r.ExpiresAt) {
 		r.ExpiresAt = expiresAt
@@ -375,11 +375,11 @@ func (s *mapStore) PutTenant(ctx context.Context, t *store.Tenant, ev store.Tena
 	cur, ok := s.tenants[t.Name]
 	switch {
 	case t.Version == 1 && ok:
-		return fmt.Errorf("map: %w", store.ErrExists)
+		return fmt.Errorf("map: %w", record.ErrExists)
 	case t.Version > 1 && !ok:
-		return fmt.Errorf("map: %w", store.ErrNotFound)
+		return fmt.Errorf("map: %w", record.ErrNotFound)
 	case t.Version > 1 && cur.Version != t.Version-1:
-		return fmt.Errorf("map: %w", store.ErrConflict)
+		return fmt.Errorf("map: %w", record.ErrConflict)
 	}
 	c := *t
 	c.CreatedAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.UpdatedAt)
@@ -394,7 +394,7 @@ func (s *mapStore) GetTenant(ctx context.Context, name string) (*store.Tenant, e
 	defer s.mu.Unlock()
 	t, ok := s.tenants[name]
 	if !ok {
-		return nil, fmt.Errorf("map: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("map: %w", record.ErrNotFound)
 	}
 	c := *t
 	return &c, nil

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/quota"
+	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/store"
 )
 
@@ -43,7 +43,7 @@ func reservation(id, p string, tokens int64, at time.Time) quota.Reservation {
 	}
 }
 
-func mustReserve(t *testing.T, s store.Store, r quota.Reservation, l authz.Limits) quota.Status {
+func mustReserve(t *testing.T, s store.Store, r quota.Reservation, l record.Limits) quota.Status {
 	t.Helper()
 	st, err := s.Reserve(t.Context(), r, l)
 	if err != nil {
@@ -83,7 +83,7 @@ func mustUsage(t *testing.T, s store.Store, q quota.Query) []quota.Entry {
 // fits reports whether a reservation of tokens for p at at fits limits, and
 // if it does, releases it again so that the probe leaves no trace but the
 // request it counts (probes therefore use limits without RPM).
-func fits(t *testing.T, s store.Store, p string, tokens int64, at time.Time, l authz.Limits) bool {
+func fits(t *testing.T, s store.Store, p string, tokens int64, at time.Time, l record.Limits) bool {
 	t.Helper()
 	id := fmt.Sprintf("probe-%s-%d-%d", p, tokens, at.UnixNano())
 	_, err := s.Reserve(t.Context(), reservation(id, p, tokens, at), l)
@@ -101,7 +101,7 @@ func testReserveLimits(t *testing.T, s store.Store) {
 	minuteEnd := quota.WindowsAt(usageBase).MinuteEnd()
 	for _, tc := range []struct {
 		name   string
-		limits authz.Limits
+		limits record.Limits
 		// each reservation: tokens and the time it is made at
 		within []int64
 		step   time.Duration
@@ -110,13 +110,13 @@ func testReserveLimits(t *testing.T, s store.Store) {
 		used   int64
 		reset  time.Time
 	}{
-		{"requests per minute", authz.Limits{RPM: 3}, []int64{5, 5, 5}, time.Second, 1,
+		{"requests per minute", record.Limits{RPM: 3}, []int64{5, 5, 5}, time.Second, 1,
 			quota.LimitRequestsPerMinute, 3, minuteEnd},
-		{"tokens per minute", authz.Limits{TPM: 100}, []int64{60, 40}, time.Second, 1,
+		{"tokens per minute", record.Limits{TPM: 100}, []int64{60, 40}, time.Second, 1,
 			quota.LimitTokensPerMinute, 100, minuteEnd},
-		{"tokens per day", authz.Limits{TokensPerDay: 1000, TPM: 600}, []int64{400, 400, 200}, time.Minute, 1,
+		{"tokens per day", record.Limits{TokensPerDay: 1000, TPM: 600}, []int64{400, 400, 200}, time.Minute, 1,
 			quota.LimitTokensPerDay, 1000, time.Date(2025, time.March, 15, 0, 0, 0, 0, time.UTC)},
-		{"tokens per month", authz.Limits{TokensPerMonth: 5000, TokensPerDay: 3000}, []int64{2500, 2500}, 24 * time.Hour, 1,
+		{"tokens per month", record.Limits{TokensPerMonth: 5000, TokensPerDay: 3000}, []int64{2500, 2500}, 24 * time.Hour, 1,
 			quota.LimitTokensPerMonth, 5000, time.Date(2025, time.April, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,7 +147,7 @@ func testReserveLimits(t *testing.T, s store.Store) {
 }
 
 func testDeniedReserveChangesNothing(t *testing.T, s store.Store) {
-	l := authz.Limits{TPM: 100, TokensPerDay: 1000}
+	l := record.Limits{TPM: 100, TokensPerDay: 1000}
 	mustReserve(t, s, reservation("r1", "p", 70, usageBase), l)
 	for i := range 3 {
 		_, err := s.Reserve(t.Context(), reservation(fmt.Sprint("denied-", i), "p", 31, usageBase), l)
@@ -156,7 +156,7 @@ func testDeniedReserveChangesNothing(t *testing.T, s store.Store) {
 	// Exactly the remaining 30 still fit: the denials reserved nothing.
 	mustReserve(t, s, reservation("r2", "p", 30, usageBase), l)
 	for i := range 3 {
-		if err := s.Release(t.Context(), fmt.Sprint("denied-", i)); !errors.Is(err, store.ErrNotFound) {
+		if err := s.Release(t.Context(), fmt.Sprint("denied-", i)); !errors.Is(err, record.ErrNotFound) {
 			t.Errorf("Release of a denied reservation = %v, want ErrNotFound", err)
 		}
 	}
@@ -164,13 +164,13 @@ func testDeniedReserveChangesNothing(t *testing.T, s store.Store) {
 
 func testZeroLimitsAreUnlimited(t *testing.T, s store.Store) {
 	for i := range 50 {
-		st := mustReserve(t, s, reservation(fmt.Sprint("r", i), "p", 1<<40, usageBase), authz.Limits{})
+		st := mustReserve(t, s, reservation(fmt.Sprint("r", i), "p", 1<<40, usageBase), record.Limits{})
 		if st.RequestsLimit != 0 || st.TokensLimit != 0 {
 			t.Fatalf("Status with no limits = %+v, want zero limits", st)
 		}
 	}
 	// One unlimited dimension next to a limited one.
-	l := authz.Limits{RPM: 0, TPM: 10}
+	l := record.Limits{RPM: 0, TPM: 10}
 	for i := range 10 {
 		mustReserve(t, s, reservation(fmt.Sprint("q", i), "q", 1, usageBase), l)
 	}
@@ -181,7 +181,7 @@ func testZeroLimitsAreUnlimited(t *testing.T, s store.Store) {
 }
 
 func testReserveStatus(t *testing.T, s store.Store) {
-	l := authz.Limits{RPM: 10, TPM: 1000, TokensPerDay: 1 << 30}
+	l := record.Limits{RPM: 10, TPM: 1000, TokensPerDay: 1 << 30}
 	w := quota.WindowsAt(usageBase)
 	st := mustReserve(t, s, reservation("r1", "p", 300, usageBase), l)
 	want := quota.Status{RequestsLimit: 10, RequestsRemaining: 9, TokensLimit: 1000, TokensRemaining: 700, Reset: w.MinuteEnd()}
@@ -211,7 +211,7 @@ func sameStatus(a, b quota.Status) bool {
 }
 
 func testSettleAdjustsOwnWindows(t *testing.T, s store.Store) {
-	l := authz.Limits{TPM: 1000, TokensPerDay: 5000}
+	l := record.Limits{TPM: 1000, TokensPerDay: 5000}
 	r := reservation("r1", "p", 800, usageBase)
 	mustReserve(t, s, r, l)
 	// Settled 90 s later, in another minute: the reservation's minute gets
@@ -222,14 +222,14 @@ func testSettleAdjustsOwnWindows(t *testing.T, s store.Store) {
 		PromptTokens: 100, CompletionTokens: 200, ReservedTokens: 800, At: later}
 	checkEntries(t, []quota.Entry{e}, []quota.Entry{want})
 
-	probe := authz.Limits{TPM: l.TPM, TokensPerDay: l.TokensPerDay}
+	probe := record.Limits{TPM: l.TPM, TokensPerDay: l.TokensPerDay}
 	if !fits(t, s, "p", 700, usageBase, probe) || fits(t, s, "p", 701, usageBase, probe) {
 		t.Error("the reservation's minute does not hold exactly the 300 settled tokens")
 	}
 	if !fits(t, s, "p", 1000, later, probe) {
 		t.Error("the minute of the settlement was charged")
 	}
-	dayProbe := authz.Limits{TokensPerDay: l.TokensPerDay}
+	dayProbe := record.Limits{TokensPerDay: l.TokensPerDay}
 	if !fits(t, s, "p", 4700, later, dayProbe) || fits(t, s, "p", 4701, later, dayProbe) {
 		t.Error("the day does not hold exactly the 300 settled tokens")
 	}
@@ -242,24 +242,24 @@ func testSettleAdjustsOwnWindows(t *testing.T, s store.Store) {
 }
 
 func testSettleTwice(t *testing.T, s store.Store) {
-	l := authz.Limits{TPM: 1000}
+	l := record.Limits{TPM: 1000}
 	mustReserve(t, s, reservation("r1", "p", 100, usageBase), l)
 	mustSettle(t, s, "r1", 10, 20, usageBase)
 	_, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "r1"}, PromptTokens: 1, CompletionTokens: 1, At: usageBase})
-	if !errors.Is(err, store.ErrNotFound) {
+	if !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("second Settle = %v, want ErrNotFound", err)
 	}
-	if err := s.Release(t.Context(), "r1"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Release(t.Context(), "r1"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("Release after Settle = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "never"}, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "never"}, At: usageBase}); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("Settle of an unknown reservation = %v, want ErrNotFound", err)
 	}
 	mustReserve(t, s, reservation("r2", "p", 100, usageBase), l)
 	if err := s.Release(t.Context(), "r2"); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "r2"}, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Settle(t.Context(), quota.Settlement{Reservation: quota.Reservation{ID: "r2"}, At: usageBase}); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("Settle after Release, knowing only the id = %v, want ErrNotFound", err)
 	}
 	es := mustUsage(t, s, quota.Query{})
@@ -272,12 +272,12 @@ func testSettleTwice(t *testing.T, s store.Store) {
 }
 
 func testRelease(t *testing.T, s store.Store) {
-	l := authz.Limits{RPM: 2, TPM: 100}
+	l := record.Limits{RPM: 2, TPM: 100}
 	mustReserve(t, s, reservation("r1", "p", 100, usageBase), l)
 	if err := s.Release(t.Context(), "r1"); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	if err := s.Release(t.Context(), "r1"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Release(t.Context(), "r1"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("second Release = %v, want ErrNotFound", err)
 	}
 	// All 100 tokens are back...
@@ -293,7 +293,7 @@ func testRelease(t *testing.T, s store.Store) {
 }
 
 func testExpireReservations(t *testing.T, s store.Store) {
-	l := authz.Limits{TokensPerDay: 1000}
+	l := record.Limits{TokensPerDay: 1000}
 	early := reservation("early", "p", 300, usageBase)
 	late := reservation("late", "p", 200, usageBase)
 	late.ExpiresAt = usageBase.Add(time.Hour)
@@ -313,11 +313,11 @@ func testExpireReservations(t *testing.T, s store.Store) {
 	if n, err := s.ExpireReservations(ctx, early.ExpiresAt.Add(2*time.Millisecond)); err != nil || n != 0 {
 		t.Fatalf("ExpireReservations again = %d, %v; want 0", n, err)
 	}
-	if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "early"}, PromptTokens: 1, At: usageBase}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Settle(ctx, quota.Settlement{Reservation: quota.Reservation{ID: "early"}, PromptTokens: 1, At: usageBase}); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("Settle of an expired reservation, knowing only the id = %v, want ErrNotFound", err)
 	}
 	// Day: 20 settled + 200 still reserved; the expired 300 are back.
-	probe := authz.Limits{TokensPerDay: l.TokensPerDay}
+	probe := record.Limits{TokensPerDay: l.TokensPerDay}
 	if !fits(t, s, "p", 780, usageBase, probe) || fits(t, s, "p", 781, usageBase, probe) {
 		t.Error("the expired reservation's tokens were not given back exactly")
 	}
@@ -364,7 +364,7 @@ func testUsageFilters(t *testing.T, s store.Store) {
 	} {
 		rv := reservation(r.id, r.principal, 1000, usageBase)
 		rv.Tenant, rv.Model = r.tenant, fmt.Sprint("model-", i%2)
-		mustReserve(t, s, rv, authz.Limits{})
+		mustReserve(t, s, rv, record.Limits{})
 		all = append(all, mustSettle(t, s, r.id, int64(10*i), int64(i), usageBase.Add(r.at)))
 	}
 	byID := map[string]quota.Entry{}
@@ -408,7 +408,7 @@ func testConcurrentReserves(t *testing.T, s store.Store) {
 		n          = 23
 		bound      = 100
 	)
-	l := authz.Limits{TokensPerDay: n * bound}
+	l := record.Limits{TokensPerDay: n * bound}
 	var (
 		start sync.WaitGroup
 		done  sync.WaitGroup
@@ -469,7 +469,7 @@ func testConcurrentReserves(t *testing.T, s store.Store) {
 	if settled > n*bound {
 		t.Errorf("settled %d tokens over a budget of %d", settled, n*bound)
 	}
-	probe := authz.Limits{TokensPerDay: l.TokensPerDay}
+	probe := record.Limits{TokensPerDay: l.TokensPerDay}
 	if left := n*bound - settled; !fits(t, s, "p", left, usageBase, probe) || fits(t, s, "p", left+1, usageBase, probe) {
 		t.Errorf("the day window does not hold exactly the %d settled tokens", settled)
 	}
