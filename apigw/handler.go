@@ -42,6 +42,17 @@ type Handler struct {
 	Logger *slog.Logger
 }
 
+// NewHandler builds the authorizer Lambda over authz's decision for cfg:
+// the same object runs on AWS, under the Lambda emulator, and in process in
+// the local gateway. cfg.Logger receives the handler's decision lines too.
+func NewHandler(cfg authz.Config, iamForHTTPAPI bool) (*Handler, error) {
+	az, err := authz.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{Decider: az, IAMForHTTPAPI: iamForHTTPAPI, Logger: cfg.Logger}, nil
+}
+
 // Invoke answers one authorizer event.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	resp, err := h.Authorize(ctx, payload)

@@ -67,12 +67,13 @@ func newWorld(t *testing.T) *world {
 	}
 	w.malformed = w.valid[:len(w.valid)-1] + last
 	w.noModels = create(keys.Spec{Name: "no models"})
-	az, err := authz.New(authz.Config{Keys: st, Hasher: hasher})
-	if err != nil {
+	cfg := authz.Config{Keys: st, Hasher: hasher}
+	if w.handler, err = apigw.NewHandler(cfg, false); err != nil {
 		t.Fatal(err)
 	}
-	w.handler = &apigw.Handler{Decider: az}
-	w.iam = &apigw.Handler{Decider: az, IAMForHTTPAPI: true}
+	if w.iam, err = apigw.NewHandler(cfg, true); err != nil {
+		t.Fatal(err)
+	}
 	return w
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/server"
-	"github.com/aigate/aigate/setup"
 )
 
 // startAigateInProcess serves what `aigate serve` serves, wired the same
@@ -42,7 +41,7 @@ func startAigateInProcess(ctx context.Context, m *manifest, up *Upstream) (Targe
 		return Target{}, nil, err
 	}
 	srv, err := server.New(ctx, server.Options{
-		Config: cfg, Settings: setup.Settings{DataDir: data},
+		Config: cfg, DataDir: data,
 		IssuerURL: server.IssuerURLFor(ln.Addr().String()), Logger: logger,
 	})
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/server"
-	"github.com/aigate/aigate/setup"
 )
 
 // byRole finds elements by their ARIA role and accessible name, as a
@@ -76,8 +75,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings := setup.Settings{DataDir: data}
-	srv, err := server.New(t.Context(), server.Options{Settings: settings, IssuerURL: server.IssuerURLFor(ln.Addr().String())})
+	srv, err := server.New(t.Context(), server.Options{DataDir: data, IssuerURL: server.IssuerURLFor(ln.Addr().String())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +85,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	t.Cleanup(func() { hs.Close() })
 	base := "http://" + ln.Addr().String()
 
-	hasher, err := setup.Hasher(settings)
+	hasher, err := apikey.LoadHasher(apikey.HasherConfig{Dir: data})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/record"
 	"github.com/aigate/aigate/server"
-	"github.com/aigate/aigate/setup"
 )
 
 // gatewayConfig is one REST API with the aigate authorizer (REQUEST, and a
@@ -230,7 +229,7 @@ func startServer(t *testing.T, data, config string) string {
 	ts := httptest.NewUnstartedServer(nil)
 	srv, err := server.New(context.Background(), server.Options{
 		Config:    cfg,
-		Settings:  setup.Settings{DataDir: data},
+		DataDir:   data,
 		IssuerURL: "http://" + ts.Listener.Addr().String(),
 		Logger:    slog.New(slog.DiscardHandler),
 		Functions: map[string]gateway.Invoker{"misbehave": misbehave.Handler{}},

@@ -15,15 +15,14 @@ import (
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/jwtauth/devissuer"
 	"github.com/aigate/aigate/server"
-	"github.com/aigate/aigate/setup"
 )
 
 const issuerURL = "http://127.0.0.1:1" // never dialled: the dev issuer's keys are in hand
 
 func newServer(t *testing.T, opts server.Options) (*server.Server, string) {
 	t.Helper()
-	if opts.Settings.DataDir == "" {
-		opts.Settings.DataDir = t.TempDir()
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
 	}
 	if opts.IssuerURL == "" {
 		opts.IssuerURL = issuerURL
@@ -68,7 +67,7 @@ const chat = `{"model":"echo","messages":[{"role":"user","content":"hi"}]}`
 // model, nothing else does.
 func TestDefaultServerAnswersTheKeyItCreatesAndTheDevIssuersTokens(t *testing.T) {
 	dir := t.TempDir()
-	s, url := newServer(t, server.Options{Settings: setup.Settings{DataDir: dir}})
+	s, url := newServer(t, server.Options{DataDir: dir})
 	first, err := s.EnsureKey(context.Background())
 	if err != nil || first == nil {
 		t.Fatalf("EnsureKey on an empty store = %v, %v; want a key", first, err)
@@ -119,7 +118,7 @@ func TestTheDevIssuerCanBeTurnedOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, url := newServer(t, server.Options{Config: cfg, Settings: setup.Settings{DataDir: dir}})
+	_, url := newServer(t, server.Options{Config: cfg, DataDir: dir})
 	iss, err := devissuer.LoadOrCreate(dir, issuerURL)
 	if err != nil {
 		t.Fatal(err)
@@ -149,12 +148,12 @@ func TestNewRefusesWhatWouldShadowOrLackABuiltIn(t *testing.T) {
 		{"a function named like the authorizer", server.Options{Functions: map[string]gateway.Invoker{server.FunctionAuthorizer: nopInvoker{}}}, "is built in"},
 		{"a handler named like the AI API", server.Options{Handlers: map[string]http.Handler{server.HandlerAIAPI: http.NotFoundHandler()}}, "is built in"},
 		{"the dev issuer without its URL", server.Options{IssuerURL: "-"}, "issuer URL"},
-		{"an unsupported store", server.Options{Settings: setup.Settings{StoreURL: "postgres://db"}}, "unsupported store"},
+		{"an unsupported store", server.Options{StoreURL: "postgres://db"}, "unsupported store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts
-			if opts.Settings.DataDir == "" {
-				opts.Settings.DataDir = t.TempDir()
+			if opts.DataDir == "" {
+				opts.DataDir = t.TempDir()
 			}
 			switch opts.IssuerURL {
 			case "":

@@ -30,7 +30,7 @@ type Config struct {
 	JWT *jwtauth.Config `yaml:"jwt,omitempty"`
 	// AIAPI configures the built-in AI API (HandlerAIAPI): model routes and
 	// providers, limits on requests. Nil: aiapi.DefaultConfig (the echo
-	// test model). Either way Options.Settings.OpenAI (OPENAI_BASE_URL / OPENAI_API_KEY) adds an
+	// test model). Either way Options.OpenAI (OPENAI_BASE_URL / OPENAI_API_KEY) adds an
 	// OpenAI-compatible upstream for every other model.
 	AIAPI *aiapi.Config `yaml:"aiapi,omitempty"`
 	// HTTP bounds what one connection may hold: read, write and idle

@@ -16,7 +16,6 @@ import (
 
 	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/server"
-	"github.com/aigate/aigate/setup"
 )
 
 // bound is how long a test waits for the server to close or answer a
@@ -57,9 +56,9 @@ http: ` + httpSection + "\n"))
 		t.Fatal(err)
 	}
 	srv, err := server.New(context.Background(), server.Options{
-		Config:   cfg,
-		Settings: setup.Settings{DataDir: t.TempDir()},
-		Logger:   slog.New(slog.DiscardHandler),
+		Config:  cfg,
+		DataDir: t.TempDir(),
+		Logger:  slog.New(slog.DiscardHandler),
 		// FromGateway is what the AI API sits behind: the paced handler
 		// gets the response writer through the same wrappers.
 		Handlers: map[string]http.Handler{"paced": server.FromGateway(paced{cfg.HTTP.WithDefaults().WriteTimeout.Std()})},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/builtin"
+	"github.com/aigate/aigate/apigw"
 	"github.com/aigate/aigate/apikey"
 	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/console"
@@ -26,16 +27,27 @@ import (
 	"github.com/aigate/aigate/jwtauth/devissuer"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/pricing"
-	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store"
+	"github.com/aigate/aigate/store/storeurl"
 )
 
 // Options are what a Server needs besides its Config.
 type Options struct {
 	// Config is the configuration. Nil: DefaultConfig().
 	Config *Config
-	// Settings locate the store and the key-hashing secret.
-	Settings setup.Settings
+	// DataDir holds the embedded store (aigate.db) and, unless HashKey is
+	// set, the key-hashing secret (apikey.HashKeyFile, created on first
+	// use).
+	DataDir string
+	// StoreURL selects the store (storeurl.Config.URL). Empty: SQLite in
+	// DataDir.
+	StoreURL string
+	// HashKey is the key-hashing secret, hex or base64
+	// (apikey.HasherConfig.Secret). Empty: read or create it in DataDir.
+	HashKey string
+	// OpenAI is the AI API's catch-all upstream (aiapi.Config.WithOpenAI).
+	// Zero: none.
+	OpenAI aiapi.OpenAIUpstream
 	// IssuerURL is the development issuer's "iss", normally
 	// "http://" + the listen address. Required when the dev issuer is on.
 	IssuerURL string
@@ -88,18 +100,25 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.Close()
 		}
 	}()
-	if s.hasher, err = setup.Hasher(opts.Settings); err != nil {
+	if s.hasher, err = apikey.LoadHasher(apikey.HasherConfig{Secret: opts.HashKey, Dir: opts.DataDir}); err != nil {
 		return nil, err
 	}
-	if s.store, err = setup.OpenServingStore(ctx, opts.Settings); err != nil {
+	if s.store, err = storeurl.Open(ctx, storeurl.Config{URL: opts.StoreURL, DataDir: opts.DataDir, Owner: true}); err != nil {
 		return nil, err
 	}
 	tokens, err := s.tokenVerifier(ctx, cfg, opts, logger)
 	if err != nil {
 		return nil, err
 	}
-	az, err := setup.NewAuthorizerHandler(s.store, s.hasher, tokens,
-		setup.AuthorizerSettings{Routes: cfg.Authorizer.Routes, KeyCacheTTL: cfg.Authorizer.KeyCacheTTL.Std()}, "aigate serve", logger)
+	az, err := apigw.NewHandler(authz.Config{
+		Keys:     s.store,
+		Hasher:   s.hasher,
+		Tokens:   tokens,
+		Routes:   cfg.Authorizer.Routes,
+		CacheTTL: cfg.Authorizer.KeyCacheTTL.Std(),
+		Actor:    "aigate serve",
+		Logger:   logger,
+	}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +126,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if cfg.AIAPI != nil {
 		ac = *cfg.AIAPI
 	}
-	ac = ac.WithOpenAI(aiapi.OpenAIUpstream(opts.Settings.OpenAI))
+	ac = ac.WithOpenAI(opts.OpenAI)
 	ac.Ledger, ac.Keys, ac.Tenants, ac.Logger, ac.Metrics = s.store, s.store, s.store, logger, opts.Metrics
 	ac.Registry, ac.LookupSecret = builtin.Registry(), opts.LookupSecret
 	prices, err := cfg.Pricing.Entries() // checked by Validate
@@ -173,7 +192,7 @@ func (s *Server) tokenVerifier(ctx context.Context, cfg *Config, opts Options, l
 		if opts.IssuerURL == "" {
 			return nil, errors.New("server: the development issuer needs an issuer URL")
 		}
-		iss, err := devissuer.LoadOrCreate(opts.Settings.DataDir, opts.IssuerURL)
+		iss, err := devissuer.LoadOrCreate(opts.DataDir, opts.IssuerURL)
 		if err != nil {
 			return nil, err
 		}

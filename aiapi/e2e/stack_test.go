@@ -17,12 +17,13 @@ import (
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/builtin"
+	"github.com/aigate/aigate/apigw"
 	"github.com/aigate/aigate/apikey"
+	"github.com/aigate/aigate/authz"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/quota"
 	"github.com/aigate/aigate/server"
-	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store/sqlite"
 )
 
@@ -57,7 +58,7 @@ func newStack(t testing.TB, cfg aiapi.Config) *stack {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	az, err := setup.NewAuthorizerHandler(st, hasher, nil, setup.AuthorizerSettings{}, "test", quiet)
+	az, err := apigw.NewHandler(authz.Config{Keys: st, Hasher: hasher, Actor: "test", Logger: quiet}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

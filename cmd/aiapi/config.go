@@ -23,7 +23,7 @@ const (
 // configFromEnv is the Lambda's AI API configuration: the Config in
 // AIGATE_AIAPI_CONFIG (YAML or JSON) or in the file AIGATE_AIAPI_CONFIG_FILE,
 // else aiapi.DefaultConfig; AIGATE_PRICING's prices; then openai's
-// catch-all upstream (setup.Settings.OpenAI: OPENAI_BASE_URL,
+// catch-all upstream (env.Settings.OpenAI: OPENAI_BASE_URL,
 // OPENAI_API_KEY) unless the configuration has a provider "openai".
 func configFromEnv(openai aiapi.OpenAIUpstream) (aiapi.Config, error) {
 	cfg := aiapi.DefaultConfig()

@@ -18,10 +18,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/aigate/aigate/apigw"
 	"github.com/aigate/aigate/apikey"
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/cmd/internal/env"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/record"
-	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store"
 	"github.com/aigate/aigate/store/dynamodb"
 	"github.com/aigate/aigate/store/dynamodb/dynalite"
@@ -29,7 +31,7 @@ import (
 
 // BenchmarkDynamoDBPerRequest counts the DynamoDB calls one chat completion
 // costs on AWS, through the real Lambda handlers over dynalite: the
-// authorizer (setup.NewAuthorizerHandler, as cmd/authorizer builds it)
+// authorizer (apigw.NewHandler, as cmd/authorizer builds it)
 // answers a TOKEN event, and this command's handler (newHandler, selected by
 // AIGATE_STORE alone) serves a REST proxy event carrying the authorizer's
 // context: key status, reservation, the echo model, settlement. Every call
@@ -91,12 +93,14 @@ func BenchmarkDynamoDBPerRequest(b *testing.B) {
 	}
 
 	logger := slog.New(slog.DiscardHandler)
-	authStore, err := setup.OpenStore(ctx, setup.FromEnv())
+	authStore, err := env.Read().OpenStore(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	// As cmd/authorizer builds it, with its default 5 s key cache.
-	authorizer, err := setup.NewAuthorizerHandler(authStore, hasher, nil, setup.AuthorizerSettings{KeyCacheTTL: 5e9}, "authorizer", logger)
+	authorizer, err := apigw.NewHandler(authz.Config{
+		Keys: authStore, Hasher: hasher, CacheTTL: 5 * time.Second, Actor: "authorizer", Logger: logger,
+	}, false)
 	if err != nil {
 		b.Fatal(err)
 	}

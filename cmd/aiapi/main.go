@@ -20,7 +20,7 @@ import (
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/lambdaproxy"
 	"github.com/aigate/aigate/aiapi/provider/builtin"
-	"github.com/aigate/aigate/setup"
+	"github.com/aigate/aigate/cmd/internal/env"
 )
 
 // EnvResponseStreaming turns REST API response streaming on or off.
@@ -50,12 +50,12 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*lambdaproxy.Handler,
 	default:
 		return nil, nil, fmt.Errorf("aiapi: %s=%q, want on or off", EnvResponseStreaming, v)
 	}
-	settings := setup.FromEnv()
+	settings := env.Read()
 	cfg, err := configFromEnv(aiapi.OpenAIUpstream(settings.OpenAI))
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := setup.OpenStore(ctx, settings)
+	st, err := settings.OpenStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

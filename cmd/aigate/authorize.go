@@ -8,14 +8,15 @@ import (
 	"os"
 
 	"github.com/aigate/aigate/apigw"
-	"github.com/aigate/aigate/setup"
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/cmd/internal/env"
 )
 
 // runAuthorize runs the authorizer Lambda's handler on one event and prints
 // what the Lambda would return: its output (exit 0), or its error in the
 // Lambda runtime's shape (exit 1).
 func runAuthorize(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("authorize", stderr, &s)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: aigate authorize [--data DIR] [FILE|-]")
@@ -37,26 +38,34 @@ func runAuthorize(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	if err != nil {
 		return usageErr("read event: %v", err)
 	}
-	a, err := setup.AuthorizerFromEnv(0)
+	a, err := env.ReadAuthorizer(0)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	hasher, err := setup.Hasher(s)
+	hasher, err := s.Hasher()
 	if err != nil {
 		return err
 	}
-	st, err := setup.OpenStore(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	// Decision logs go to stderr so that stdout is exactly the Lambda's answer.
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tokens, err := setup.TokenVerifierFromEnv(ctx, logger)
+	tokens, err := env.TokenVerifier(ctx, logger)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	h, err := setup.NewAuthorizerHandler(st, hasher, tokens, a, "aigate authorize", logger)
+	h, err := apigw.NewHandler(authz.Config{
+		Keys:     st,
+		Hasher:   hasher,
+		Tokens:   tokens,
+		Routes:   a.Routes,
+		CacheTTL: a.KeyCacheTTL,
+		Actor:    "aigate authorize",
+		Logger:   logger,
+	}, a.IAMForHTTPAPI)
 	if err != nil {
 		return err
 	}

@@ -10,15 +10,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aigate/aigate/setup"
+	"github.com/aigate/aigate/cmd/internal/env"
 )
 
 // newFlagSet returns a flag set that reports errors to the caller instead
 // of exiting, with --data and --store on it.
-func newFlagSet(name string, stderr io.Writer, s *setup.Settings) *flag.FlagSet {
+func newFlagSet(name string, stderr io.Writer, s *env.Settings) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	*s = setup.FromEnv()
+	*s = env.Read()
 	fs.StringVar(&s.DataDir, "data", s.DataDir, "data directory for the embedded store (env AIGATE_DATA)")
 	fs.StringVar(&s.StoreURL, "store", s.StoreURL, "store URL: sqlite:PATH, or dynamodb://TABLE_PREFIX?region=R&endpoint=URL (env AIGATE_STORE; default: sqlite in --data)")
 	return fs

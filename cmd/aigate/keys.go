@@ -11,9 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aigate/aigate/cmd/internal/env"
 	"github.com/aigate/aigate/keys"
 	"github.com/aigate/aigate/record"
-	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store"
 )
 
@@ -54,12 +54,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // openManager opens the store and the hasher for a keys command.
-func openManager(ctx context.Context, s setup.Settings, actor string) (*keys.Manager, func(), error) {
-	hasher, err := setup.Hasher(s)
+func openManager(ctx context.Context, s env.Settings, actor string) (*keys.Manager, func(), error) {
+	hasher, err := s.Hasher()
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := setup.OpenStore(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,7 +90,7 @@ func nonNegative(fs *flag.FlagSet, flags ...int64Flag) error {
 }
 
 func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("keys create", stderr, &s)
 	name := fs.String("name", "", "a name for the key (required)")
 	tenant := fs.String("tenant", "", "tenant the key belongs to")
@@ -182,7 +182,7 @@ func printIssued(w io.Writer, is *keys.Issued, asJSON bool, what string) error {
 }
 
 func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("keys list", stderr, &s)
 	tenant := fs.String("tenant", "", "only keys of this tenant")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -193,7 +193,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) > 0 {
 		return usageErr("keys list takes no arguments, got %q", pos[0])
 	}
-	st, err := setup.OpenStore(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -220,14 +220,14 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("keys show", stderr, &s)
 	asJSON := fs.Bool("json", false, "print JSON")
 	id, err := oneID(fs, args, "keys show")
 	if err != nil {
 		return err
 	}
-	st, err := setup.OpenStore(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("keys revoke", stderr, &s)
 	id, err := oneID(fs, args, "keys revoke")
 	if err != nil {
@@ -301,7 +301,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("keys rotate", stderr, &s)
 	graceFlag := fs.String("grace", "0s", "how long the old secret keeps working (90m, 24h, 7d)")
 	asJSON := fs.Bool("json", false, "print JSON")

@@ -18,17 +18,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/aigate/aigate/aiapi"
+	"github.com/aigate/aigate/cmd/internal/env"
 	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/gateway"
 	"github.com/aigate/aigate/server"
-	"github.com/aigate/aigate/setup"
 )
 
 // drainTimeout bounds how long SIGTERM waits for in-flight requests.
 const drainTimeout = 30 * time.Second
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("serve", stderr, &s)
 	addr := fs.String("addr", envOr("AIGATE_ADDR", "127.0.0.1:8080"), "listen address (env AIGATE_ADDR)")
 	configPath := fs.String("config", os.Getenv("AIGATE_CONFIG"), "config file (env AIGATE_CONFIG; default: the built-in API)")
@@ -70,7 +71,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv, err := server.New(ctx, server.Options{
 		Config:    cfg,
-		Settings:  s,
+		DataDir:   s.DataDir,
+		StoreURL:  s.StoreURL,
+		HashKey:   s.HashKey,
+		OpenAI:    aiapi.OpenAIUpstream(s.OpenAI),
 		IssuerURL: server.IssuerURLFor(ln.Addr().String()),
 		Logger:    logger,
 		Metrics:   registererOrNil(reg),

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/aigate/aigate/setup"
+	"github.com/aigate/aigate/cmd/internal/env"
 	"github.com/aigate/aigate/store/dynamodb"
 )
 
@@ -46,7 +46,7 @@ type tableCreator interface {
 }
 
 func storeInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("store init", stderr, &s)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -56,7 +56,7 @@ func storeInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageErr("store init takes no arguments, got %q", pos[0])
 	}
 	// Opening the SQLite store creates and migrates it; that is its init.
-	st, err := setup.OpenStore(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ type principalMigrator interface {
 }
 
 func storeMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("store migrate", stderr, &s)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -100,7 +100,7 @@ func storeMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(pos) > 0 {
 		return usageErr("store migrate takes no arguments, got %q", pos[0])
 	}
-	st, err := setup.OpenStore(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aigate/aigate/cmd/internal/env"
 	"github.com/aigate/aigate/keys"
-	"github.com/aigate/aigate/setup"
 	"github.com/aigate/aigate/store"
 )
 
@@ -89,7 +89,7 @@ func oneName(fs *flag.FlagSet, args []string, cmd string) (string, error) {
 }
 
 func tenantsSet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("tenants set", stderr, &s)
 	var usdDay, usdMonth usdFlag
 	var tokensDay, rpm optInt64
@@ -149,12 +149,8 @@ func tenantLimits(t *store.Tenant) string {
 		limit(t.Limits.TokensPerDay), limit(t.Limits.RPM))
 }
 
-func openTenants(ctx context.Context, s setup.Settings) (store.Store, error) {
-	return setup.OpenStore(ctx, s)
-}
-
 func tenantsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("tenants list", stderr, &s)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
@@ -164,7 +160,7 @@ func tenantsList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(pos) > 0 {
 		return usageErr("tenants list takes no arguments, got %q", pos[0])
 	}
-	st, err := openTenants(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -190,14 +186,14 @@ func tenantsList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func tenantsShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("tenants show", stderr, &s)
 	asJSON := fs.Bool("json", false, "print JSON")
 	name, err := oneName(fs, args, "tenants show")
 	if err != nil {
 		return err
 	}
-	st, err := openTenants(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -7,16 +7,16 @@ import (
 	"io"
 	"os"
 
+	"github.com/aigate/aigate/cmd/internal/env"
 	"github.com/aigate/aigate/jwtauth/devissuer"
 	"github.com/aigate/aigate/server"
-	"github.com/aigate/aigate/setup"
 )
 
 // runToken issues a JWT from the local development issuer, which `aigate
 // serve` trusts (unless its config turns the dev issuer off). Only the
 // token is printed, so that TOKEN=$(aigate token --sub alice) works.
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("token", stderr, &s)
 	sub := fs.String("sub", "", "the subject (principal id), required")
 	name := fs.String("name", "", "display name")

@@ -12,9 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aigate/aigate/cmd/internal/env"
 	"github.com/aigate/aigate/quota"
 	"github.com/aigate/aigate/record"
-	"github.com/aigate/aigate/setup"
 )
 
 // usageRow is the usage of one principal (an API key or a JWT subject)
@@ -52,7 +52,7 @@ func (r usageRow) name() string {
 }
 
 func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s setup.Settings
+	var s env.Settings
 	fs := newFlagSet("usage", stderr, &s)
 	key := fs.String("key", "", "only this key (its id)")
 	principal := fs.String("principal", "", "only this principal (key:ID or jwt:ISSUER#SUBJECT)")
@@ -86,7 +86,7 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageErr("usage: --since: %v", err)
 		}
 	}
-	st, err := setup.OpenStore(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return err
 	}

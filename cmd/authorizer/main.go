@@ -15,7 +15,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/aigate/aigate/setup"
+	"github.com/aigate/aigate/apigw"
+	"github.com/aigate/aigate/authz"
+	"github.com/aigate/aigate/cmd/internal/env"
 )
 
 func main() {
@@ -32,27 +34,35 @@ func newHandler(ctx context.Context, logger *slog.Logger) (lambda.Handler, error
 	// Without the hashing secret no key can be checked; on AWS the working
 	// directory is read-only, so say what is missing instead of failing to
 	// create a hash.key there.
-	if os.Getenv(setup.EnvHashKey) == "" && os.Getenv(setup.EnvData) == "" {
+	if os.Getenv(env.HashKey) == "" && os.Getenv(env.Data) == "" {
 		return nil, errors.New("authorizer: set AIGATE_HASH_KEY (the secret keys were hashed with), or AIGATE_DATA for a local run")
 	}
-	s := setup.FromEnv()
+	s := env.Read()
 	// A warm Lambda keeps keys for 5 s by default: a revocation reaches it
 	// within that, on top of API Gateway's own authorizer cache.
-	a, err := setup.AuthorizerFromEnv(5 * time.Second)
+	a, err := env.ReadAuthorizer(5 * time.Second)
 	if err != nil {
 		return nil, err
 	}
-	hasher, err := setup.Hasher(s)
+	hasher, err := s.Hasher()
 	if err != nil {
 		return nil, err
 	}
-	st, err := setup.OpenStore(ctx, s)
+	st, err := s.OpenStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := setup.TokenVerifierFromEnv(ctx, logger)
+	tokens, err := env.TokenVerifier(ctx, logger)
 	if err != nil {
 		return nil, err
 	}
-	return setup.NewAuthorizerHandler(st, hasher, tokens, a, "authorizer", logger)
+	return apigw.NewHandler(authz.Config{
+		Keys:     st,
+		Hasher:   hasher,
+		Tokens:   tokens,
+		Routes:   a.Routes,
+		CacheTTL: a.KeyCacheTTL,
+		Actor:    "authorizer",
+		Logger:   logger,
+	}, a.IAMForHTTPAPI)
 }

@@ -34,7 +34,7 @@ func Read(path string) ([]byte, error) {
 		return nil, err
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
-		// No package prefix: callers wrap it with theirs ("setup: hash
+		// No package prefix: callers wrap it with theirs ("apikey: hash
 		// key: …", "devissuer: …").
 		return nil, fmt.Errorf("%s has mode %#o: group or others may access it; want 0600 (chmod 600 %s)", path, perm, path)
 	}

@@ -510,7 +510,7 @@ func (a AIAPIConfig) validate() []error {
 	return errs
 }
 
-// checkHashKey applies setup.Hasher's rules (hex or base64, ≥ 32 bytes),
+// checkHashKey applies apikey.LoadHasher's rules (hex or base64, ≥ 32 bytes),
 // so that a bad secret stops `pulumi up` rather than every Lambda start.
 // The error never quotes the value.
 func checkHashKey(v string) error {

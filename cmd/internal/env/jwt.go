@@ -1,4 +1,4 @@
-package setup
+package env
 
 import (
 	"context"
@@ -12,16 +12,16 @@ import (
 	"github.com/aigate/aigate/jwtauth"
 )
 
-// EnvJWTConfig holds the JSON of a jwtauth.Config: the OIDC issuers whose
+// JWTConfig holds the JSON of a jwtauth.Config: the OIDC issuers whose
 // tokens the authorizer accepts beside API keys. Unset: API keys only. Put
 // the issuer's JWKS in staticJwks to verify the first token of a cold
 // Lambda without a network call.
-const EnvJWTConfig = "AIGATE_JWT_CONFIG"
+const JWTConfig = "AIGATE_JWT_CONFIG"
 
-// TokenVerifierFromEnv builds the JWT verifier AIGATE_JWT_CONFIG describes,
-// or returns nil when it is unset. It makes no network call.
-func TokenVerifierFromEnv(ctx context.Context, logger *slog.Logger) (authz.TokenVerifier, error) {
-	raw := os.Getenv(EnvJWTConfig)
+// TokenVerifier builds the JWT verifier AIGATE_JWT_CONFIG describes, or
+// returns nil when it is unset. It makes no network call.
+func TokenVerifier(ctx context.Context, logger *slog.Logger) (authz.TokenVerifier, error) {
+	raw := os.Getenv(JWTConfig)
 	if raw == "" {
 		return nil, nil
 	}
@@ -29,12 +29,12 @@ func TokenVerifierFromEnv(ctx context.Context, logger *slog.Logger) (authz.Token
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
-		return nil, fmt.Errorf("setup: %s: %w", EnvJWTConfig, err)
+		return nil, fmt.Errorf("env: %s: %w", JWTConfig, err)
 	}
 	cfg.Logger = logger
 	v, err := jwtauth.New(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("setup: %s: %w", EnvJWTConfig, err)
+		return nil, fmt.Errorf("env: %s: %w", JWTConfig, err)
 	}
 	return v, nil
 }

@@ -1,6 +1,6 @@
 //go:build !lambda.norpc || aigate_sqlite
 
-package setup
+package storeurl
 
 import (
 	"context"

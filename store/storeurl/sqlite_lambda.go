@@ -1,6 +1,6 @@
 //go:build lambda.norpc && !aigate_sqlite
 
-package setup
+package storeurl
 
 import (
 	"context"
@@ -14,5 +14,5 @@ import (
 // store on AWS. Add -tags aigate_sqlite for a Lambda over SQLite (the local
 // gateway's tests run the authorizer that way under the emulator).
 func openSQLite(context.Context, string, bool) (store.Store, error) {
-	return nil, errors.New("setup: this Lambda build has no SQLite store (build with -tags aigate_sqlite, or use AIGATE_STORE=dynamodb://…)")
+	return nil, errors.New("storeurl: this Lambda build has no SQLite store (build with -tags aigate_sqlite, or use AIGATE_STORE=dynamodb://…)")
 }
