@@ -11,7 +11,10 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.9
 	github.com/aws/aws-sdk-go-v2/service/bedrockruntime v1.63.13
-	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.74.0
+	// v1.68.0, not newer: from v1.69 every client links package dynamodb/schemas, ~180 KB of code
+	// that builds every shape of the API at start-up; it put the authorizer bootstrap
+	// over 8,000,000 bytes (8,323,234 with v1.74.0; 7,930,018 with v1.68.0).
+	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.68.0
 	github.com/aws/smithy-go v1.28.9
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
