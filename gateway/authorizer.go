@@ -37,6 +37,7 @@ type authorizer struct {
 	invoker *function
 	cache   *resultCache // nil when ttl is 0
 	obs     *authObserver
+	parsed  parsedOutputs
 }
 
 // authOutput is an authorizer's answer, checked: what the cache holds. It is
@@ -226,6 +227,9 @@ func (au *authorizer) invoke(ctx context.Context, rq *request, arn string, value
 	if err != nil {
 		return nil, err
 	}
+	if out := au.parsed.get(raw); out != nil {
+		return out, nil
+	}
 	var out *authOutput
 	if au.simple {
 		out, err = parseSimpleOutput(raw)
@@ -236,6 +240,7 @@ func (au *authorizer) invoke(ctx context.Context, rq *request, arn string, value
 		return nil, err
 	}
 	out.encodeAuthorizerJSON(au.api.httpAPI)
+	au.parsed.put(raw, out)
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,5 +159,59 @@ func TestResultCacheIsBounded(t *testing.T) {
 	c.land("bad", f, now.Add(time.Minute))
 	if c.get("bad", now) != nil {
 		t.Error("a failure was cached")
+	}
+}
+
+// TestUncachedAuthorizerDecidesEveryRequestWithItsLatestAnswer: without a
+// result cache the function is invoked for every request, even when it
+// answers the same bytes each time (whose parsed form the gateway keeps),
+// and a changed answer decides the very next request.
+func TestUncachedAuthorizerDecidesEveryRequestWithItsLatestAnswer(t *testing.T) {
+	const allowAll = `{"principalId":"%[2]s","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"%[1]s","Resource":"*"}]},"context":{"tenant":"%[2]s"}}`
+	var answer atomic.Pointer[string]
+	var calls atomic.Int64
+	set := func(effect, tenant string) { s := fmt.Sprintf(allowAll, effect, tenant); answer.Store(&s) }
+	auth := invokerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
+		calls.Add(1)
+		return []byte(*answer.Load()), nil
+	})
+	srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": auth}})
+	url := srv.URL + "/nocache/v1/x"
+
+	set("Allow", "acme")
+	for i := range 3 {
+		if r := do(t, "GET", url, bearer("k"), ""); r.status != 200 || !strings.Contains(r.body, `"principal":"acme"`) {
+			t.Fatalf("request %d with the same answer: %d %s, want 200 for principal acme", i, r.status, r.body)
+		}
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("%d invocations for 3 requests, want 3", n)
+	}
+	set("Deny", "acme")
+	if r := do(t, "GET", url, bearer("k"), ""); r.status != 403 {
+		t.Fatalf("after the answer became a Deny: %d %s, want 403", r.status, r.body)
+	}
+	set("Allow", "globex")
+	if r := do(t, "GET", url, bearer("k"), ""); r.status != 200 || !strings.Contains(r.body, `"principal":"globex"`) {
+		t.Fatalf("after the context changed: %d %s, want 200 for principal globex", r.status, r.body)
+	}
+}
+
+func TestParsedOutputsAreBounded(t *testing.T) {
+	var p parsedOutputs
+	out := &authOutput{principalID: "p"}
+	for i := range parsedOutputsMax + 10 {
+		p.put(fmt.Appendf(nil, `{"n":%d}`, i), out)
+	}
+	if n := len(p.out); n != parsedOutputsMax {
+		t.Errorf("%d outputs kept, want %d", n, parsedOutputsMax)
+	}
+	big := make([]byte, parsedOutputMaxBytes+1)
+	p.put(big, out)
+	if p.get(big) != nil {
+		t.Error("an output over parsedOutputMaxBytes was kept")
+	}
+	if got := p.get(fmt.Appendf(nil, `{"n":%d}`, parsedOutputsMax+9)); got != out {
+		t.Error("the latest output was not kept")
 	}
 }
