@@ -40,6 +40,12 @@ type Handler struct {
 	// Logger receives one line per decision (never a credential).
 	// Nil: slog.Default().
 	Logger *slog.Logger
+	// AllowLogLevel is the level of an Allow's decision line; refusals and
+	// failures keep theirs (Info and Error), with their reason. Zero: Info,
+	// for a Lambda, whose log is the decision's only record. A gateway
+	// that logs every request's decision in its own line (`aigate serve`)
+	// sets Debug, so that an allowed request costs one line, not two.
+	AllowLogLevel slog.Level
 }
 
 // Invoke answers one authorizer event.
@@ -71,14 +77,20 @@ func (h *Handler) Authorize(ctx context.Context, payload []byte) (any, error) {
 		log.ErrorContext(ctx, "authorizer: decision failed", "format", ev.Format, "error", err)
 		return nil, fmt.Errorf("apigw: %w", err)
 	}
-	attrs := []any{"format", ev.Format, "outcome", d.Outcome.String(), "latency_us", time.Since(start).Microseconds()}
-	if d.Principal != nil {
-		attrs = append(attrs, "principal_id", d.Principal.ID)
+	level := slog.LevelInfo
+	if d.Outcome == authz.Allow {
+		level = h.AllowLogLevel
 	}
-	if d.Reason != "" {
-		attrs = append(attrs, "reason", d.Reason)
+	if log.Enabled(ctx, level) {
+		attrs := []any{"format", ev.Format, "outcome", d.Outcome.String(), "latency_us", time.Since(start).Microseconds()}
+		if d.Principal != nil {
+			attrs = append(attrs, "principal_id", d.Principal.ID)
+		}
+		if d.Reason != "" {
+			attrs = append(attrs, "reason", d.Reason)
+		}
+		log.Log(ctx, level, "authorizer: decision", attrs...)
 	}
-	log.InfoContext(ctx, "authorizer: decision", attrs...)
 	if d.Outcome == authz.Unauthorized {
 		return nil, ErrUnauthorized
 	}

@@ -93,8 +93,12 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The gateway's line for each request records the authorizer's
+	// decision (outcome, principal, latency): an Allow's own line would say
+	// it again, at every request. Refusals keep theirs, with the reason.
 	az, err := setup.NewAuthorizerHandler(s.store, s.hasher, tokens,
-		setup.AuthorizerSettings{Routes: cfg.Authorizer.Routes, KeyCacheTTL: cfg.Authorizer.KeyCacheTTL.Std()}, "aigate serve", logger)
+		setup.AuthorizerSettings{Routes: cfg.Authorizer.Routes, KeyCacheTTL: cfg.Authorizer.KeyCacheTTL.Std(), AllowLogLevel: slog.LevelDebug},
+		"aigate serve", logger)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,9 @@ type AuthorizerSettings struct {
 	Routes        []string
 	KeyCacheTTL   time.Duration
 	IAMForHTTPAPI bool
+	// AllowLogLevel is apigw.Handler.AllowLogLevel: zero (Info) for the
+	// Lambda, Debug behind a gateway that logs each decision itself.
+	AllowLogLevel slog.Level
 }
 
 // AuthorizerFromEnv reads AuthorizerSettings; defaultTTL applies when
@@ -80,5 +83,5 @@ func NewAuthorizerHandler(keys authz.KeyStore, hasher *apikey.Hasher, tokens aut
 	if err != nil {
 		return nil, err
 	}
-	return &apigw.Handler{Decider: az, IAMForHTTPAPI: a.IAMForHTTPAPI, Logger: logger}, nil
+	return &apigw.Handler{Decider: az, IAMForHTTPAPI: a.IAMForHTTPAPI, Logger: logger, AllowLogLevel: a.AllowLogLevel}, nil
 }
