@@ -38,7 +38,7 @@ type Results struct {
 	ColdRuns  int
 	Lambdas   []LambdaResult
 	Decisions []Decision
-	Path      []Decision // aigate's request path, in process (BenchmarkServeChat)
+	Path      []Decision    // aigate's request path, in process (BenchmarkServeChat)
 	Wall      time.Duration // the whole command, builds included
 	LoadAvg   [2]string     // /proc/loadavg before and after the measurements
 }
