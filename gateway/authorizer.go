@@ -215,14 +215,11 @@ func (au *authorizer) fill(rq *request, key, arn string, values []string) (*auth
 
 // invoke sends the event and checks the answer.
 func (au *authorizer) invoke(ctx context.Context, rq *request, arn string, values []string) (*authOutput, error) {
-	payload, err := json.Marshal(au.event(rq, arn, values))
-	if err != nil {
-		return nil, fmt.Errorf("gateway: encode authorizer event: %w", err)
-	}
+	event := au.event(rq, arn, values)
 	ctx, cancel := context.WithTimeout(ctx, au.timeout)
 	defer cancel()
 	start := time.Now()
-	raw, err := au.invoker.invoke(ctx, payload)
+	raw, err := au.invoker.invokeEvent(ctx, event)
 	au.obs.invoked(time.Since(start), err)
 	if err != nil {
 		return nil, err

@@ -2,12 +2,15 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 func TestCachedPolicyIsReevaluatedPerMethod(t *testing.T) {
@@ -213,5 +216,46 @@ func TestParsedOutputsAreBounded(t *testing.T) {
 	}
 	if got := p.get(fmt.Appendf(nil, `{"n":%d}`, parsedOutputsMax+9)); got != out {
 		t.Error("the latest output was not kept")
+	}
+}
+
+// eventInvoker answers InvokeEvent, and fails the test if the gateway
+// encodes the event for Invoke instead.
+type eventInvoker struct {
+	t      *testing.T
+	answer func(event any) ([]byte, error)
+}
+
+func (e eventInvoker) Invoke(context.Context, []byte) ([]byte, error) {
+	e.t.Error("an in-process EventInvoker got the encoded event")
+	return nil, errors.New("unexpected")
+}
+
+func (e eventInvoker) InvokeEvent(_ context.Context, event any) ([]byte, error) {
+	return e.answer(event)
+}
+
+// TestInProcessEventInvokerGetsTheEventValue: an in-process EventInvoker
+// is given the event the gateway would encode, under the same timeout and
+// panic handling as Invoke.
+func TestInProcessEventInvokerGetsTheEventValue(t *testing.T) {
+	const allow = `{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}]}}`
+	var got any
+	srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": eventInvoker{t: t, answer: func(event any) ([]byte, error) {
+		got = event
+		if ev, ok := event.(events.APIGatewayCustomAuthorizerRequestTypeRequest); ok && ev.Headers["Authorization"] == "Bearer boom" {
+			panic("boom")
+		}
+		return []byte(allow), nil
+	}}}})
+	if r := do(t, "GET", srv.URL+"/nocache/v1/x", bearer("k"), ""); r.status != 200 {
+		t.Fatalf("status %d %s, want 200", r.status, r.body)
+	}
+	ev, ok := got.(events.APIGatewayCustomAuthorizerRequestTypeRequest)
+	if !ok || ev.Type != "REQUEST" || !strings.HasSuffix(ev.MethodArn, "/test/GET/v1/x") || ev.Headers["Authorization"] != "Bearer k" {
+		t.Fatalf("event %#v, want the REQUEST event for GET /v1/x", got)
+	}
+	if r := do(t, "GET", srv.URL+"/nocache/v1/x", bearer("boom"), ""); r.status != 500 {
+		t.Fatalf("a panicking InvokeEvent: status %d %s, want 500", r.status, r.body)
 	}
 }

@@ -116,7 +116,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.aiapi, err = aiapi.New(ctx, ac); err != nil {
 		return nil, err
 	}
-	functions := map[string]gateway.Invoker{FunctionAuthorizer: az}
+	functions := map[string]gateway.Invoker{FunctionAuthorizer: eventAuthorizer{az}}
 	for name, fn := range opts.Functions {
 		if _, builtin := functions[name]; builtin {
 			return nil, fmt.Errorf("server: function %q is built in", name)
