@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxDepth bounds nesting: deeper bodies are refused before any protocol
@@ -285,11 +286,34 @@ func Int(raw json.RawMessage, path string) (int64, error) {
 
 // String reads a string member value.
 func String(raw json.RawMessage, path string) (string, error) {
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", errorf(path, "%s must be a string", path)
 	}
 	return s, nil
+}
+
+// plainString reads a JSON string without escapes, the common case, as
+// encoding/json would (its text is the string) without its allocations.
+// ok is false for anything else: leading or trailing space, escapes,
+// control characters, invalid UTF-8.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(body) {
+		return "", false
+	}
+	return string(body), true
 }
 
 // Bool reads a boolean member value.

@@ -221,3 +221,19 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+// FuzzStringReadsWhatEncodingJSONReads: String's fast path for plain
+// strings answers what json.Unmarshal answers.
+func FuzzStringReadsWhatEncodingJSONReads(f *testing.F) {
+	for _, s := range []string{`"hello"`, `"a\"b"`, `"\u00e9"`, "\"\xff\"", `""`, ` "x"`, `"x`, `"tab	"`, `"é"`, `5`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := String(raw, "f")
+		var want string
+		werr := json.Unmarshal(raw, &want)
+		if (err == nil) != (werr == nil) || err == nil && got != want {
+			t.Fatalf("String(%q) = %q, %v; json.Unmarshal: %q, %v", raw, got, err, want, werr)
+		}
+	})
+}
