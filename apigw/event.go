@@ -46,28 +46,39 @@ func ParseEvent(payload []byte) (*Event, error) {
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, fmt.Errorf("apigw: decode event: %w", err)
 	}
+	if err := ev.Classify(); err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+// Classify sets the event's Format from its fields and checks that the
+// fields its format needs are there, as ParseEvent does after decoding: a
+// caller that builds an Event itself (the local gateway, in process) calls
+// it before Handler.InvokeParsed.
+func (ev *Event) Classify() error {
 	switch {
 	case ev.Version == "2.0":
 		ev.Format = FormatHTTPV2
 		if ev.RouteArn == "" {
-			return nil, errors.New("apigw: HTTP API 2.0 event without routeArn")
+			return errors.New("apigw: HTTP API 2.0 event without routeArn")
 		}
 	case ev.Version == "1.0":
 		ev.Format = FormatHTTPV1
 	case ev.Type == "TOKEN":
 		ev.Format = FormatToken
 		if ev.AuthorizationToken == nil {
-			return nil, errors.New("apigw: TOKEN event without authorizationToken")
+			return errors.New("apigw: TOKEN event without authorizationToken")
 		}
 	case ev.Type == "REQUEST":
 		ev.Format = FormatRequest
 	default:
-		return nil, ErrUnrecognisedEvent
+		return ErrUnrecognisedEvent
 	}
 	if ev.Format != FormatHTTPV2 && ev.MethodArn == "" {
-		return nil, fmt.Errorf("apigw: %s event without methodArn", ev.Format)
+		return fmt.Errorf("apigw: %s event without methodArn", ev.Format)
 	}
-	return &ev, nil
+	return nil
 }
 
 // ResourceARN is the ARN API Gateway evaluates the policy against: the

@@ -40,6 +40,12 @@ type Handler struct {
 	// Logger receives one line per decision (never a credential).
 	// Nil: slog.Default().
 	Logger *slog.Logger
+	// AllowLogLevel is the level of an Allow's decision line; refusals and
+	// failures keep theirs (Info and Error), with their reason. Zero: Info,
+	// for a Lambda, whose log is the decision's only record. A gateway
+	// that logs every request's decision in its own line (`aigate serve`)
+	// sets Debug, so that an allowed request costs one line, not two.
+	AllowLogLevel slog.Level
 }
 
 // NewHandler builds the authorizer Lambda over authz's decision for cfg:
@@ -67,29 +73,56 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // bad credential, and another error when no decision could be made.
 func (h *Handler) Authorize(ctx context.Context, payload []byte) (any, error) {
 	start := time.Now()
-	log := h.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	ev, err := ParseEvent(payload)
 	if err != nil {
-		log.ErrorContext(ctx, "authorizer: bad event", "error", err)
+		h.logger().ErrorContext(ctx, "authorizer: bad event", "error", err)
 		return nil, err
 	}
+	return h.authorize(ctx, ev, start)
+}
+
+// InvokeParsed answers an event that its caller decoded or built and
+// classified (Event.Classify) itself, as Invoke answers its encoding: the
+// local gateway hands the built-in authorizer its events this way, in
+// process, without JSON in between.
+func (h *Handler) InvokeParsed(ctx context.Context, ev *Event) ([]byte, error) {
+	resp, err := h.authorize(ctx, ev, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(resp)
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.Default()
+	}
+	return h.Logger
+}
+
+// authorize answers a classified event; start is when the event arrived.
+func (h *Handler) authorize(ctx context.Context, ev *Event, start time.Time) (any, error) {
+	log := h.logger()
 	d, err := h.Decider.Decide(ctx, ev.Credential())
 	if err != nil {
 		// Fail closed: API Gateway answers 500, never an Allow.
 		log.ErrorContext(ctx, "authorizer: decision failed", "format", ev.Format, "error", err)
 		return nil, fmt.Errorf("apigw: %w", err)
 	}
-	attrs := []any{"format", ev.Format, "outcome", d.Outcome.String(), "latency_us", time.Since(start).Microseconds()}
-	if d.Principal != nil {
-		attrs = append(attrs, "principal_id", d.Principal.ID)
+	level := slog.LevelInfo
+	if d.Outcome == authz.Allow {
+		level = h.AllowLogLevel
 	}
-	if d.Reason != "" {
-		attrs = append(attrs, "reason", d.Reason)
+	if log.Enabled(ctx, level) {
+		attrs := []any{"format", ev.Format, "outcome", d.Outcome.String(), "latency_us", time.Since(start).Microseconds()}
+		if d.Principal != nil {
+			attrs = append(attrs, "principal_id", d.Principal.ID)
+		}
+		if d.Reason != "" {
+			attrs = append(attrs, "reason", d.Reason)
+		}
+		log.Log(ctx, level, "authorizer: decision", attrs...)
 	}
-	log.InfoContext(ctx, "authorizer: decision", attrs...)
 	if d.Outcome == authz.Unauthorized {
 		return nil, ErrUnauthorized
 	}

@@ -378,3 +378,41 @@ func FuzzInvoke(f *testing.F) {
 		}
 	})
 }
+
+// TestAllowLogLevelQuietsOnlyAllows: behind a gateway that logs every
+// decision itself, an Allow's line moves to AllowLogLevel; a refusal is
+// still logged with its reason.
+func TestAllowLogLevelQuietsOnlyAllows(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		name       string
+		allowLevel slog.Level
+		credential string
+		want       string // the decision line's outcome; "" for no line
+	}{
+		{"Allow at the default level", 0, w.valid, "allow"},
+		{"Allow at Debug", slog.LevelDebug, w.valid, ""},
+		{"refusal with Allow at Debug", slog.LevelDebug, w.revoked, "unauthorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf strings.Builder
+			h := *w.handler
+			h.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			h.AllowLogLevel = tc.allowLevel
+			ev := `{"type":"TOKEN","authorizationToken":"Bearer ` + tc.credential + `","methodArn":"arn:aws:execute-api:eu-west-1:111122223333:api123/prod/GET/v1/models"}`
+			h.Invoke(context.Background(), []byte(ev))
+			var line struct{ Msg, Outcome, Reason string }
+			if buf.Len() > 0 {
+				if err := json.Unmarshal([]byte(buf.String()), &line); err != nil {
+					t.Fatalf("log %q: %v", buf.String(), err)
+				}
+			}
+			if line.Outcome != tc.want || (tc.want != "" && line.Msg != "authorizer: decision") {
+				t.Errorf("log %q, want a decision line with outcome %q", buf.String(), tc.want)
+			}
+			if tc.want == "unauthorized" && line.Reason == "" {
+				t.Errorf("refusal logged without its reason: %q", buf.String())
+			}
+		})
+	}
+}

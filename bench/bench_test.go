@@ -173,28 +173,62 @@ func TestLambdaAndDecisionTables(t *testing.T) {
 func TestGoalsAreCheckedAgainstTheTargets(t *testing.T) {
 	r := &Results{
 		Levels: []Level{
-			{Concurrency: 1, Direct: sample(1, 1, 1000), Aigate: sample(1.1, 1.1, 900), Portkey: sample(2, 2, 300)},
-			{Concurrency: 64, Direct: sample(1, 1, 1000), Aigate: sample(1.1, 1.1, 900), Portkey: sample(3, 3, 300)},
+			// Added p50: 0.15× (the limit at concurrency 1), p99 0.2×.
+			{Concurrency: 1, Direct: sample(1, 1, 1000), Aigate: sample(1.15, 1.2, 900), Portkey: sample(2, 2, 300)},
+			// Added p50: 0.1× (the limit above 1) and throughput 8×; p99 0.05×.
+			{Concurrency: 16, Direct: sample(1, 1, 1000), Aigate: sample(1.2, 1.1, 2400), Portkey: sample(3, 3, 300)},
+			// Added p50: 0.15×, over the limit above 1; throughput 7.9×.
+			{Concurrency: 64, Direct: sample(1, 1, 1000), Aigate: sample(1.3, 1.1, 2370), Portkey: sample(3, 3, 300)},
 		},
 		Lambdas: []LambdaResult{
-			{Name: "authorizer", SizeBytes: 8_000_001, Cold: []time.Duration{ms(49)}},
-			{Name: "aiapi", SizeBytes: 11_000_000, Cold: []time.Duration{ms(51)}},
+			{Name: "authorizer", SizeBytes: 8_000_001, Cold: []time.Duration{ms(35)}},
+			{Name: "aiapi", SizeBytes: 11_000_000, Cold: []time.Duration{ms(35.1)}},
 		},
 	}
 	got := map[string]bool{}
-	for _, g := range r.Goals() {
+	for _, g := range append(r.Goals(), r.P99Status()...) {
 		got[g.What] = g.Met
 	}
 	for what, want := range map[string]bool{
-		"aigate's added p50 latency over Portkey's, every concurrency":                    true, // 0.1× and 0.05×
-		"aigate's throughput over Portkey's at concurrency 64":                            true, // 3×
-		"authorizer `bootstrap`, linux/arm64, stripped":                                   false,
+		"aigate's added p50 latency over Portkey's at concurrency 1":                      true,
+		"aigate's added p50 latency over Portkey's at concurrency 16":                     true,
+		"aigate's added p50 latency over Portkey's at concurrency 64":                     false,
+		"aigate's throughput over Portkey's at concurrency 16":                            true,
+		"aigate's throughput over Portkey's at concurrency 64":                            false,
+		"authorizer `bootstrap`, linux/arm64, stripped":                                   false, // one byte over
 		"authorizer cold start under the emulator (median, process start → first answer)": true,
 		"aiapi cold start under the emulator (median, process start → first answer)":      false,
+		"p99 status: aigate's added p99 latency over Portkey's at concurrency 1":          false, // 0.2× > 0.15×
+		"p99 status: aigate's added p99 latency over Portkey's at concurrency 16":         true,
+		"p99 status: aigate's added p99 latency over Portkey's at concurrency 64":         true,
 	} {
 		if met, ok := got[what]; !ok || met != want {
 			t.Errorf("goal %q: met=%v (present %v), want %v", what, met, ok, want)
 		}
+	}
+	if _, ok := got["aigate's throughput over Portkey's at concurrency 1"]; ok {
+		t.Error("a throughput goal at concurrency 1: the issue sets none")
+	}
+	md := r.Markdown("")
+	for _, want := range []string{
+		"| authorizer `bootstrap`, linux/arm64, stripped | ≤ 8,000,000 bytes | 8,000,001 bytes (8.00 MB, 7.63 MiB) | **no** |",
+		"**p99 status**",
+		"| p99 status: aigate's added p99 latency over Portkey's at concurrency 1 | ≤ 0.15× | 0.20× | **no** |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestPathTableShowsAllocationsPerRequest(t *testing.T) {
+	r := &Results{Path: []Decision{{What: "one chat completion", Bench: "BenchmarkServeChat", NsPerOp: 812_345, Allocs: 943, Bytes: 56875}}}
+	want := "| one chat completion | 812 µs | 943 | 56875 | `BenchmarkServeChat` |\n"
+	if got := PathTable(r.Path); !strings.Contains(got, want) {
+		t.Errorf("path table lacks %q:\n%s", want, got)
+	}
+	if md := r.Markdown(""); !strings.Contains(md, "allocations per request") || !strings.Contains(md, want) {
+		t.Errorf("report lacks the request-path table:\n%s", md)
 	}
 }
 

@@ -51,7 +51,8 @@ func ParseBench(out string) []BenchLine {
 	return lines
 }
 
-// Decision is one measured decision cost.
+// Decision is one measured Go benchmark result: a decision's cost, or the
+// request path's.
 type Decision struct {
 	What    string
 	Bench   string // the benchmark's name
@@ -60,12 +61,15 @@ type Decision struct {
 	Bytes   float64
 }
 
-// decisionBenches are the Go benchmarks behind the decision-cost table: the
-// package, the -bench pattern and, per result, what it measures.
-var decisionBenches = []struct {
+// goBench is a package's Go benchmarks behind a table: the package, the
+// -bench pattern and, per result, what it measures.
+type goBench struct {
 	Pkg, Pattern string
 	What         map[string]string
-}{
+}
+
+// decisionBenches are the Go benchmarks behind the decision-cost table.
+var decisionBenches = []goBench{
 	{"./authz", "AuthorizeAPIKey", map[string]string{
 		"BenchmarkAuthorizeAPIKey/cached":   "API key, key cached in memory",
 		"BenchmarkAuthorizeAPIKey/uncached": "API key, key read from the store (in-memory fake) each time",
@@ -79,13 +83,21 @@ var decisionBenches = []struct {
 	}},
 }
 
-// runDecisionBenches runs the compiled test binaries (tests[pkg]) in their
+// pathBenches are the Go benchmarks behind the request-path table: aigate's
+// whole path for one chat completion, in process.
+var pathBenches = []goBench{
+	{"./server", "^BenchmarkServeChat$", map[string]string{
+		"BenchmarkServeChat": "one chat completion through `aigate serve`'s server (authorizer, key status, reservation, upstream call, settlement, log lines), SQLite",
+	}},
+}
+
+// runGoBenches runs the compiled test binaries (tests[pkg]) in their
 // package directories, as `go test -run '^$' -bench PATTERN -benchmem PKG`
-// would, and picks the results named in decisionBenches.
-func runDecisionBenches(ctx context.Context, repo string, tests map[string]string) ([]Decision, string, error) {
+// would, and picks the results named in benches.
+func runGoBenches(ctx context.Context, repo string, tests map[string]string, benches []goBench) ([]Decision, string, error) {
 	var all []Decision
 	var raw strings.Builder
-	for _, b := range decisionBenches {
+	for _, b := range benches {
 		out, err := run(ctx, nil, repo+"/"+strings.TrimPrefix(b.Pkg, "./"), tests[b.Pkg],
 			"-test.run", "^$", "-test.bench", b.Pattern, "-test.benchmem")
 		raw.Write(out)

@@ -8,13 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
+	"github.com/aigate/aigate/gateway"
+	"github.com/aigate/aigate/internal/logbuf"
 	"github.com/aigate/aigate/server"
 )
 
 // startAigateInProcess serves what `aigate serve` serves, wired the same
-// way (cmd/aigate/serve.go) but in this process, so that a CPU profile of
+// way (cmd/aigate/serve.go: the config's connection limits, the header-case
+// listener, the batched JSON log) but in this process, so that a CPU profile of
 // the bench sees it. Only -cpuprofile uses it.
 func startAigateInProcess(ctx context.Context, m *manifest, up *Upstream) (Target, func(), error) {
 	data := filepath.Join(m.Work, "aigate-inprocess-data")
@@ -34,23 +36,26 @@ func startAigateInProcess(ctx context.Context, m *manifest, up *Upstream) (Targe
 	if err != nil {
 		return Target{}, nil, err
 	}
-	logger := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	logOut := logbuf.New(logFile, 0, 0)
+	logger := slog.New(logbuf.Handler(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}), logOut, slog.LevelWarn))
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		logFile.Close()
 		return Target{}, nil, err
 	}
+	ln := gateway.PreserveHeaderCase(cfg.HTTP.Listener(tcp))
 	srv, err := server.New(ctx, server.Options{
 		Config: cfg, DataDir: data,
 		IssuerURL: server.IssuerURLFor(ln.Addr().String()), Logger: logger,
 	})
 	if err != nil {
 		ln.Close()
+		logOut.Close()
 		logFile.Close()
 		return Target{}, nil, err
 	}
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	httpSrv := cfg.HTTP.HTTPServer(srv)
+	httpSrv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	go func() {
 		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("bench: in-process aigate", "error", err)
@@ -62,6 +67,7 @@ func startAigateInProcess(ctx context.Context, m *manifest, up *Upstream) (Targe
 		stopRun()
 		httpSrv.Close()
 		srv.Close()
+		logOut.Close()
 		logFile.Close()
 	}
 	return Target{Name: "aigate (in process)", URL: "http://" + ln.Addr().String() + "/v1/chat/completions",

@@ -55,7 +55,7 @@ func measure(ctx context.Context, o *options, m *manifest) error {
 
 	done := phase("decision-cost benchmarks")
 	bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	decisions, raw, err := runDecisionBenches(bctx, m.Repo, m.Tests)
+	decisions, raw, err := runGoBenches(bctx, m.Repo, m.Tests, decisionBenches)
 	cancel()
 	if err != nil {
 		return err
@@ -73,6 +73,19 @@ func measure(ctx context.Context, o *options, m *manifest) error {
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, tail(raw, 4000))
 	}
+	done()
+
+	done = phase("request-path benchmark (in process)")
+	bctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	path, raw, err := runGoBenches(bctx, m.Repo, m.Tests, pathBenches)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("bench: %w\n%s", err, raw)
+	}
+	if len(path) == 0 {
+		return fmt.Errorf("bench: no request-path benchmark results in:\n%s", raw)
+	}
+	r.Path = path
 	done()
 
 	done = phase("Lambda functions under aws-lambda-rie")
@@ -259,7 +272,8 @@ func writeReport(m *manifest, o *options, r *Results) error {
 	fmt.Println(LambdaTable(r.Lambdas))
 	fmt.Println(DecisionTable(r.Decisions))
 	fmt.Println(DynamoTable(r.Dynamo))
-	for _, g := range r.Goals() {
+	fmt.Println(PathTable(r.Path))
+	for _, g := range append(r.Goals(), r.P99Status()...) {
 		fmt.Printf("goal: %-90s %-12s %s met=%v\n", g.What, g.Target, g.Measured, g.Met)
 	}
 	return nil

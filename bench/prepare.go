@@ -85,7 +85,7 @@ func prepare(ctx context.Context, o *options, started time.Time, args []string) 
 	}); err != nil {
 		return fail(err)
 	}
-	for _, b := range decisionBenches {
+	for _, b := range append(append([]goBench(nil), decisionBenches...), pathBenches...) {
 		if _, done := m.Tests[b.Pkg]; done {
 			continue
 		}

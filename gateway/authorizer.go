@@ -37,6 +37,7 @@ type authorizer struct {
 	invoker *function
 	cache   *resultCache // nil when ttl is 0
 	obs     *authObserver
+	parsed  parsedOutputs
 }
 
 // authOutput is an authorizer's answer, checked: what the cache holds. It is
@@ -214,17 +215,17 @@ func (au *authorizer) fill(rq *request, key, arn string, values []string) (*auth
 
 // invoke sends the event and checks the answer.
 func (au *authorizer) invoke(ctx context.Context, rq *request, arn string, values []string) (*authOutput, error) {
-	payload, err := json.Marshal(au.event(rq, arn, values))
-	if err != nil {
-		return nil, fmt.Errorf("gateway: encode authorizer event: %w", err)
-	}
+	event := au.event(rq, arn, values)
 	ctx, cancel := context.WithTimeout(ctx, au.timeout)
 	defer cancel()
 	start := time.Now()
-	raw, err := au.invoker.invoke(ctx, payload)
+	raw, err := au.invoker.invokeEvent(ctx, event)
 	au.obs.invoked(time.Since(start), err)
 	if err != nil {
 		return nil, err
+	}
+	if out := au.parsed.get(raw); out != nil {
+		return out, nil
 	}
 	var out *authOutput
 	if au.simple {
@@ -236,6 +237,7 @@ func (au *authorizer) invoke(ctx context.Context, rq *request, arn string, value
 		return nil, err
 	}
 	out.encodeAuthorizerJSON(au.api.httpAPI)
+	au.parsed.put(raw, out)
 	return out, nil
 }
 

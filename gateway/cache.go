@@ -78,3 +78,52 @@ func (c *resultCache) land(key string, f *flight, expires time.Time) {
 }
 
 func (c *resultCache) len() int { return c.entries.Len() }
+
+// parsedOutputs remembers an authorizer's checked outputs by their exact
+// bytes. An authorizer invoked for every request (no identity source, or a
+// TTL of 0, as `aigate serve`'s default is) answers the same bytes to the
+// same caller time after time, and decoding and checking them (a policy
+// document, a context) cost more than the rest of the gateway's work on
+// the request. An output is a pure function of its bytes and the API's
+// type, so a remembered one is the output parsing would give again:
+// nothing is cached that API Gateway would not recompute identically, and
+// the function is still invoked every time.
+//
+// It holds at most parsedOutputsMax outputs of at most parsedOutputMaxBytes
+// each; when full, an arbitrary entry makes room (a miss only costs the
+// parse it would have cost anyway).
+type parsedOutputs struct {
+	mu  sync.Mutex
+	out map[string]*authOutput
+}
+
+const (
+	parsedOutputsMax     = 1024
+	parsedOutputMaxBytes = 16 << 10
+)
+
+// get returns the output parsed from raw before, or nil.
+func (p *parsedOutputs) get(raw []byte) *authOutput {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out[string(raw)] // no copy: the compiler looks up by the bytes
+}
+
+// put remembers out as what raw parses to.
+func (p *parsedOutputs) put(raw []byte, out *authOutput) {
+	if len(raw) > parsedOutputMaxBytes {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.out == nil {
+		p.out = make(map[string]*authOutput)
+	}
+	if len(p.out) >= parsedOutputsMax {
+		for k := range p.out {
+			delete(p.out, k)
+			break
+		}
+	}
+	p.out[string(raw)] = out
+}

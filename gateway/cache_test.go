@@ -2,11 +2,15 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 func TestCachedPolicyIsReevaluatedPerMethod(t *testing.T) {
@@ -158,5 +162,100 @@ func TestResultCacheIsBounded(t *testing.T) {
 	c.land("bad", f, now.Add(time.Minute))
 	if c.get("bad", now) != nil {
 		t.Error("a failure was cached")
+	}
+}
+
+// TestUncachedAuthorizerDecidesEveryRequestWithItsLatestAnswer: without a
+// result cache the function is invoked for every request, even when it
+// answers the same bytes each time (whose parsed form the gateway keeps),
+// and a changed answer decides the very next request.
+func TestUncachedAuthorizerDecidesEveryRequestWithItsLatestAnswer(t *testing.T) {
+	const allowAll = `{"principalId":"%[2]s","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"%[1]s","Resource":"*"}]},"context":{"tenant":"%[2]s"}}`
+	var answer atomic.Pointer[string]
+	var calls atomic.Int64
+	set := func(effect, tenant string) { s := fmt.Sprintf(allowAll, effect, tenant); answer.Store(&s) }
+	auth := invokerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
+		calls.Add(1)
+		return []byte(*answer.Load()), nil
+	})
+	srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": auth}})
+	url := srv.URL + "/nocache/v1/x"
+
+	set("Allow", "acme")
+	for i := range 3 {
+		if r := do(t, "GET", url, bearer("k"), ""); r.status != 200 || !strings.Contains(r.body, `"principal":"acme"`) {
+			t.Fatalf("request %d with the same answer: %d %s, want 200 for principal acme", i, r.status, r.body)
+		}
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("%d invocations for 3 requests, want 3", n)
+	}
+	set("Deny", "acme")
+	if r := do(t, "GET", url, bearer("k"), ""); r.status != 403 {
+		t.Fatalf("after the answer became a Deny: %d %s, want 403", r.status, r.body)
+	}
+	set("Allow", "globex")
+	if r := do(t, "GET", url, bearer("k"), ""); r.status != 200 || !strings.Contains(r.body, `"principal":"globex"`) {
+		t.Fatalf("after the context changed: %d %s, want 200 for principal globex", r.status, r.body)
+	}
+}
+
+func TestParsedOutputsAreBounded(t *testing.T) {
+	var p parsedOutputs
+	out := &authOutput{principalID: "p"}
+	for i := range parsedOutputsMax + 10 {
+		p.put(fmt.Appendf(nil, `{"n":%d}`, i), out)
+	}
+	if n := len(p.out); n != parsedOutputsMax {
+		t.Errorf("%d outputs kept, want %d", n, parsedOutputsMax)
+	}
+	big := make([]byte, parsedOutputMaxBytes+1)
+	p.put(big, out)
+	if p.get(big) != nil {
+		t.Error("an output over parsedOutputMaxBytes was kept")
+	}
+	if got := p.get(fmt.Appendf(nil, `{"n":%d}`, parsedOutputsMax+9)); got != out {
+		t.Error("the latest output was not kept")
+	}
+}
+
+// eventInvoker answers InvokeEvent, and fails the test if the gateway
+// encodes the event for Invoke instead.
+type eventInvoker struct {
+	t      *testing.T
+	answer func(event any) ([]byte, error)
+}
+
+func (e eventInvoker) Invoke(context.Context, []byte) ([]byte, error) {
+	e.t.Error("an in-process EventInvoker got the encoded event")
+	return nil, errors.New("unexpected")
+}
+
+func (e eventInvoker) InvokeEvent(_ context.Context, event any) ([]byte, error) {
+	return e.answer(event)
+}
+
+// TestInProcessEventInvokerGetsTheEventValue: an in-process EventInvoker
+// is given the event the gateway would encode, under the same timeout and
+// panic handling as Invoke.
+func TestInProcessEventInvokerGetsTheEventValue(t *testing.T) {
+	const allow = `{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}]}}`
+	var got any
+	srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": eventInvoker{t: t, answer: func(event any) ([]byte, error) {
+		got = event
+		if ev, ok := event.(events.APIGatewayCustomAuthorizerRequestTypeRequest); ok && ev.Headers["Authorization"] == "Bearer boom" {
+			panic("boom")
+		}
+		return []byte(allow), nil
+	}}}})
+	if r := do(t, "GET", srv.URL+"/nocache/v1/x", bearer("k"), ""); r.status != 200 {
+		t.Fatalf("status %d %s, want 200", r.status, r.body)
+	}
+	ev, ok := got.(events.APIGatewayCustomAuthorizerRequestTypeRequest)
+	if !ok || ev.Type != "REQUEST" || !strings.HasSuffix(ev.MethodArn, "/test/GET/v1/x") || ev.Headers["Authorization"] != "Bearer k" {
+		t.Fatalf("event %#v, want the REQUEST event for GET /v1/x", got)
+	}
+	if r := do(t, "GET", srv.URL+"/nocache/v1/x", bearer("boom"), ""); r.status != 500 {
+		t.Fatalf("a panicking InvokeEvent: status %d %s, want 500", r.status, r.body)
 	}
 }

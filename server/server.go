@@ -110,6 +110,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The gateway's line for each request records the authorizer's
+	// decision (outcome, principal, latency): an Allow's own line would say
+	// it again, at every request. Refusals keep theirs, with the reason.
 	az, err := apigw.NewHandler(authz.Config{
 		Keys:     s.store,
 		Hasher:   s.hasher,
@@ -119,6 +122,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		Actor:    "aigate serve",
 		Logger:   logger,
 	}, false)
+	if err == nil {
+		az.AllowLogLevel = slog.LevelDebug
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +143,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.aiapi, err = aiapi.New(ctx, ac); err != nil {
 		return nil, err
 	}
-	functions := map[string]gateway.Invoker{FunctionAuthorizer: az}
+	functions := map[string]gateway.Invoker{FunctionAuthorizer: eventAuthorizer{az}}
 	for name, fn := range opts.Functions {
 		if _, builtin := functions[name]; builtin {
 			return nil, fmt.Errorf("server: function %q is built in", name)

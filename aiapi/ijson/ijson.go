@@ -19,10 +19,7 @@ package ijson
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -62,101 +59,24 @@ type Object struct {
 // Parse reads data, which must be one JSON object, checking the whole
 // document (nested values included) for what I-JSON forbids.
 func Parse(data []byte) (*Object, error) {
-	if err := Validate(data); err != nil {
+	// The members' values are slices of a copy: the caller's buffer may be
+	// reused, the Object's values may not change with it.
+	s := scan{data: bytes.Clone(data), check: true, collect: true}
+	if err := s.document(); err != nil {
 		return nil, err
 	}
-	return members(data, "")
+	if !s.object {
+		return nil, errorf("", "the request body must be a JSON object")
+	}
+	return &Object{Members: s.members}, nil
 }
 
 // Validate checks that data is exactly one JSON value that every reader
 // reads the same way: valid UTF-8, no lone surrogate escapes, no duplicate
 // names in any object, numbers within float64, at most MaxDepth deep.
 func Validate(data []byte) error {
-	if !utf8.Valid(data) {
-		return errorf("", "the request body is not valid UTF-8")
-	}
-	if err := checkSurrogates(data); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	type frame struct {
-		object bool
-		names  map[string]struct{}
-		path   string
-		index  int
-		key    bool // object: the next token is a name
-		name   string
-	}
-	var stack []*frame
-	// pathOf is the path of the value about to be read.
-	pathOf := func() string {
-		if len(stack) == 0 {
-			return ""
-		}
-		f := stack[len(stack)-1]
-		if f.object {
-			return join(f.path, f.name)
-		}
-		return fmt.Sprintf("%s[%d]", f.path, f.index)
-	}
-	// valueDone moves the enclosing frame past a complete value.
-	valueDone := func() {
-		if len(stack) == 0 {
-			return
-		}
-		f := stack[len(stack)-1]
-		if f.object {
-			f.key = true
-		} else {
-			f.index++
-		}
-	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return errorf("", "the request body is not valid JSON")
-		}
-		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].key {
-			f := stack[n-1]
-			if d, ok := tok.(json.Delim); !ok || d != '}' {
-				name := tok.(string) // the decoder allows only strings here
-				if _, dup := f.names[name]; dup {
-					return errorf(join(f.path, name), "%s appears more than once", join(f.path, name))
-				}
-				f.names[name] = struct{}{}
-				f.name, f.key = name, false
-				continue
-			}
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if len(stack) >= MaxDepth {
-					return errorf("", "the request body is nested more than %d deep", MaxDepth)
-				}
-				stack = append(stack, &frame{object: t == '{', names: map[string]struct{}{}, path: pathOf(), key: t == '{'})
-			case '}', ']':
-				stack = stack[:len(stack)-1]
-				valueDone()
-			}
-		case json.Number:
-			if f, err := strconv.ParseFloat(string(t), 64); err != nil || math.IsInf(f, 0) {
-				return errorf(pathOf(), "%s is a number out of range", orBody(pathOf()))
-			}
-			valueDone()
-		default:
-			valueDone()
-		}
-		if len(stack) == 0 {
-			// One value only: anything after it but space is an error.
-			if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-				return errorf("", "the request body is not valid JSON")
-			}
-			return nil
-		}
-	}
+	s := scan{data: data, check: true}
+	return s.document()
 }
 
 // checkSurrogates refuses \uD800–\uDFFF escapes that are not a high
@@ -216,44 +136,39 @@ func orBody(path string) string {
 	return path
 }
 
-// members splits an object already checked by Validate into its members.
-// path names the object in errors.
-func members(data []byte, path string) (*Object, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if d, ok := tok.(json.Delim); err != nil || !ok || d != '{' {
-		return nil, errorf(path, "%s must be a JSON object", orBody(path))
-	}
-	o := &Object{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, errorf(path, "%s is not valid JSON", orBody(path))
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, errorf(path, "%s is not valid JSON", orBody(path))
-		}
-		o.Members = append(o.Members, Member{Name: tok.(string), Value: raw})
-	}
-	return o, nil
-}
-
 // ParseObject reads a nested value (a member's Value, an array element) as
 // an object; path names it in errors. The value must come from a document
 // Parse accepted.
 func ParseObject(raw json.RawMessage, path string) (*Object, error) {
-	return members(raw, path)
+	s := scan{data: raw, collect: true}
+	s.space()
+	if s.i >= len(s.data) || s.data[s.i] != '{' {
+		return nil, errorf(path, "%s must be a JSON object", orBody(path))
+	}
+	if err := s.value(); err != nil {
+		return nil, errorf(path, "%s is not valid JSON", orBody(path))
+	}
+	return &Object{Members: s.members}, nil
 }
 
 // Elements splits a nested array value into its elements; path names it
 // in errors. The value must come from a document Parse accepted.
 func Elements(raw json.RawMessage, path string) ([]json.RawMessage, error) {
-	var out []json.RawMessage
-	if err := json.Unmarshal(raw, &out); err != nil || out == nil {
+	s := scan{data: raw, collect: true}
+	s.space()
+	if s.i >= len(s.data) || s.data[s.i] != '[' {
 		return nil, errorf(path, "%s must be an array", orBody(path))
 	}
-	return out, nil
+	if err := s.value(); err != nil {
+		return nil, errorf(path, "%s must be an array", orBody(path))
+	}
+	if s.space(); s.i != len(s.data) {
+		return nil, errorf(path, "%s must be an array", orBody(path))
+	}
+	if s.elements == nil {
+		s.elements = []json.RawMessage{}
+	}
+	return s.elements, nil
 }
 
 // Check refuses a member whose name differs only in case from one of the
@@ -371,11 +286,34 @@ func Int(raw json.RawMessage, path string) (int64, error) {
 
 // String reads a string member value.
 func String(raw json.RawMessage, path string) (string, error) {
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", errorf(path, "%s must be a string", path)
 	}
 	return s, nil
+}
+
+// plainString reads a JSON string without escapes, the common case, as
+// encoding/json would (its text is the string) without its allocations.
+// ok is false for anything else: leading or trailing space, escapes,
+// control characters, invalid UTF-8.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(body) {
+		return "", false
+	}
+	return string(body), true
 }
 
 // Bool reads a boolean member value.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseRefusesWhatReadersReadDifferently(t *testing.T) {
@@ -143,6 +145,95 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("duplicate %q accepted", m.Name)
 			}
 			seen[m.Name] = true
+		}
+	})
+}
+
+// FuzzParseAgreesWithTheDecoder holds the one-pass scanner to the
+// encoding/json Decoder walk it replaced (reference_test.go): the same
+// verdict, the same error (message and path), the same members, for Parse,
+// ParseObject and Elements alike.
+func FuzzParseAgreesWithTheDecoder(f *testing.F) {
+	for _, s := range []string{
+		`{"a":{"b":[1,"x",null]},"c":true}`, `{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"m":[{"x":1},{"x":1e400}]}`,
+		`[{"a":1,"a":2}]`, `[1e400x]`, `{"a":[1,]}`, `{"a":1,}`, ` {"a" : [ 1 , 2 ] } `, `{} {}`, `"x"`, `01`, `-`,
+		`{"a":"\ud800"}`, `{"a":"\ud83d\ude00"}`, "{\"a\":\"\xff\"}", `{"a":tru}`, `{"a":1.}`, `{"a":1e}`, `{"a":-0.5E+3}`,
+		strings.Repeat("[", 129) + strings.Repeat("]", 129), strings.Repeat(`{"a":`, 128) + "1" + strings.Repeat("}", 128),
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"r":18,"a":19}`,
+	} {
+		f.Add([]byte(s))
+	}
+	same := func(t *testing.T, what string, in []byte, got, want error) {
+		t.Helper()
+		if (got == nil) != (want == nil) || got != nil && (got.Error() != want.Error() || got.(*Error).Path != want.(*Error).Path) {
+			t.Fatalf("%s(%q): error %#v, the Decoder's %#v", what, in, got, want)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := Parse(data)
+		ro, rerr := refParse(data)
+		same(t, "Parse", data, err, rerr)
+		if err == nil && !reflect.DeepEqual(o, ro) {
+			t.Fatalf("Parse(%q) = %q, the Decoder's %q", data, o.Members, ro.Members)
+		}
+		// Nested values of a checked document, and the document itself.
+		raws := []json.RawMessage{data}
+		if ro != nil {
+			for _, m := range ro.Members {
+				raws = append(raws, m.Value)
+			}
+		}
+		for _, raw := range raws {
+			if !utf8.Valid(raw) || refValidate(raw) != nil {
+				continue // ParseObject and Elements read checked values only
+			}
+			o, err := ParseObject(raw, "v")
+			ro, rerr := refMembers(raw, "v")
+			same(t, "ParseObject", raw, err, rerr)
+			if err == nil && !reflect.DeepEqual(o, ro) {
+				t.Fatalf("ParseObject(%q) = %q, the Decoder's %q", raw, o.Members, ro.Members)
+			}
+			e, err := Elements(raw, "v")
+			re, rerr := refElements(raw, "v")
+			same(t, "Elements", raw, err, rerr)
+			if err == nil && !reflect.DeepEqual(e, re) {
+				t.Fatalf("Elements(%q) = %q, the Decoder's %q", raw, e, re)
+			}
+		}
+	})
+}
+
+// BenchmarkParse reads the bench program's chat request (bench/gateways.go)
+// with Parse, and with the Decoder walk Parse replaced.
+func BenchmarkParse(b *testing.B) {
+	body := []byte(`{"model":"bench-model","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Say hello to the benchmark."}],"max_tokens":16}`)
+	for _, p := range []struct {
+		name  string
+		parse func([]byte) (*Object, error)
+	}{{"scan", Parse}, {"decoder", refParse}} {
+		b.Run(p.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.parse(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzStringReadsWhatEncodingJSONReads: String's fast path for plain
+// strings answers what json.Unmarshal answers.
+func FuzzStringReadsWhatEncodingJSONReads(f *testing.F) {
+	for _, s := range []string{`"hello"`, `"a\"b"`, `"\u00e9"`, "\"\xff\"", `""`, ` "x"`, `"x`, `"tab	"`, `"é"`, `5`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := String(raw, "f")
+		var want string
+		werr := json.Unmarshal(raw, &want)
+		if (err == nil) != (werr == nil) || err == nil && got != want {
+			t.Fatalf("String(%q) = %q, %v; json.Unmarshal: %q, %v", raw, got, err, want, werr)
 		}
 	})
 }

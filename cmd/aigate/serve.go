@@ -22,6 +22,7 @@ import (
 	"github.com/aigate/aigate/cmd/internal/env"
 	"github.com/aigate/aigate/duration"
 	"github.com/aigate/aigate/gateway"
+	"github.com/aigate/aigate/internal/logbuf"
 	"github.com/aigate/aigate/server"
 )
 
@@ -56,7 +57,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.HTTP, err = applyLimitFlags(fs, limits, cfg.HTTP); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Log lines (two per request) leave in batches, not one write(2) each:
+	// Info lines wait at most logbuf.DefaultInterval (100 ms) and are lost
+	// for that long if the process dies without returning from here
+	// (kill -9); warnings and errors are written at once, with all before
+	// them. The usage ledger never depends on them.
+	logOut := logbuf.New(stderr, 0, 0)
+	defer logOut.Close()
+	logger := slog.New(logbuf.Handler(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}), logOut, slog.LevelWarn))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
