@@ -7,7 +7,6 @@ import (
 
 	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
-	"github.com/aigate/aigate/aiapi/provider/anthropic"
 	"github.com/aigate/aigate/quota"
 )
 
@@ -45,12 +44,12 @@ var messagesAPI = &inbound{
 	newStream: func(id, model string, _ int64) streamRenderer {
 		return &messagesStream{s: messages.NewStream("msg_"+id, model)}
 	},
-	usageOf: anthropic.UsageOf,
+	usageOf: messages.UsageOf,
 	newMeter: func() func(string, []byte) (*provider.Usage, int64) {
-		m := &anthropic.StreamMeter{}
+		m := &messages.StreamMeter{}
 		return m.Event
 	},
-	rename: anthropic.RenameModel,
+	rename: messages.RenameModel,
 }
 
 // writeAnthropicError answers in the Messages API's error shape,

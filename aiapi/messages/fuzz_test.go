@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aigate/aigate/aiapi/ijson"
@@ -125,4 +126,32 @@ func checkWellFormed(t *testing.T, evs []Event) {
 			t.Fatalf("unexpected event %s", ev.Type)
 		}
 	}
+}
+
+// Any event stream is metered without a panic, and usage never decreases.
+func FuzzStreamMeter(f *testing.F) {
+	f.Add("data: {\"type\":\"message_delta\",\"usage\":{\"input_tokens\":9223372036854775807,\"cache_read_input_tokens\":9223372036854775807,\"cache_creation_input_tokens\":9223372036854775807}}\n\n" +
+		"data: {\"type\":\"message_delta\",\"usage\":{\"input_tokens\":1}}\n\n")
+	f.Add("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":-1}}\n\n")
+	f.Fuzz(func(t *testing.T, stream string) {
+		var m StreamMeter
+		r := provider.NewEventReader(strings.NewReader(stream))
+		var last provider.Usage
+		for {
+			typ, data, err := r.Next()
+			if err != nil {
+				return
+			}
+			u, out := m.Event(typ, data)
+			if out < 0 {
+				t.Fatalf("output %d", out)
+			}
+			if u != nil {
+				if u.PromptTokens < last.PromptTokens || u.CompletionTokens < last.CompletionTokens || u.CacheReadTokens > u.PromptTokens || u.CacheWriteTokens > u.PromptTokens {
+					t.Fatalf("usage went from %+v to %+v", last, *u)
+				}
+				last = *u
+			}
+		}
+	})
 }

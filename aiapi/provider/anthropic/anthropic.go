@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
 	"github.com/aigate/aigate/policy"
 )
@@ -163,9 +164,9 @@ var errorTypes = map[string]int{
 }
 
 // upstreamError reads an error answer: {"type":"error","error":{"type","message"}}.
-func upstreamError(body []byte) errorBody {
+func upstreamError(body []byte) messages.ErrorObject {
 	var e struct {
-		Error errorBody `json:"error"`
+		Error messages.ErrorObject `json:"error"`
 	}
 	json.Unmarshal(body, &e) // unreadable: no type, no message
 	if _, ok := errorTypes[e.Error.Type]; !ok {
@@ -203,7 +204,7 @@ func (c *Client) statusError(status int, body []byte, m call) *provider.Error {
 
 // streamError maps an error event of a stream whose 200 was sent: Status
 // stays 0, the type says what failed.
-func (c *Client) streamError(e *errorBody, m call) *provider.Error {
+func (c *Client) streamError(e *messages.ErrorObject, m call) *provider.Error {
 	typ := e.Type
 	if _, ok := errorTypes[typ]; !ok {
 		typ = ""
@@ -273,7 +274,7 @@ func (c *Client) Chat(ctx context.Context, r *provider.ChatRequest) (*provider.R
 	if int64(len(raw)) > limit {
 		return nil, provider.Errorf(provider.Upstream, "the upstream's answer is over %d bytes", limit)
 	}
-	var a answer
+	var a messages.Answer
 	if err := json.Unmarshal(raw, &a); err != nil || a.Type != "message" {
 		return nil, &provider.Error{Kind: provider.Upstream, Message: "the upstream's answer is malformed",
 			Err: fmt.Errorf("anthropic: answer is not a message: %.256s", c.scrub(string(raw)))}
@@ -302,7 +303,7 @@ func (c *Client) ChatStream(ctx context.Context, r *provider.ChatRequest) (provi
 	return &stream{
 		ctx: ctx, body: resp.Body, events: provider.NewEventReader(resp.Body),
 		chunks: chunker{id: "chatcmpl-" + r.RequestID, model: r.ResponseModel, created: c.created()},
-		fail:   func(e *errorBody) *provider.Error { return c.streamError(e, m) },
+		fail:   func(e *messages.ErrorObject) *provider.Error { return c.streamError(e, m) },
 		scrub:  c.scrub,
 		tools:  map[int]int{}, argued: map[int]bool{},
 	}, nil
@@ -322,8 +323,8 @@ func (c *Client) Forwards(p provider.Protocol) bool {
 // /messages/count_tokens) upstream with the caller's anthropic-version
 // (Version when none) and its anthropic-beta values less RefusedBetas,
 // nothing else of the caller's, and the key. The answer is the upstream's,
-// unchanged: the caller renames its model (RenameModel) and meters it
-// (UsageOf, StreamMeter).
+// unchanged: the caller renames its model (messages.RenameModel) and
+// meters it (messages.UsageOf, messages.StreamMeter).
 func (c *Client) Forward(ctx context.Context, r *provider.ForwardRequest) (*provider.ForwardResponse, error) {
 	if r.Protocol != provider.ProtocolMessages || r.Method != http.MethodPost ||
 		(r.Path != "/messages" && r.Path != "/messages/count_tokens") {

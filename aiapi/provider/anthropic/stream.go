@@ -7,114 +7,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
 )
-
-// event is the data of a Messages API stream event.
-type event struct {
-	Type         string        `json:"type"`
-	Message      *answer       `json:"message"`
-	Index        int           `json:"index"`
-	ContentBlock *contentBlock `json:"content_block"`
-	Delta        *eventDelta   `json:"delta"`
-	Usage        *usageFields  `json:"usage"`
-	Error        *errorBody    `json:"error"`
-}
-
-type eventDelta struct {
-	Type        string  `json:"type"`
-	Text        string  `json:"text"`
-	PartialJSON string  `json:"partial_json"`
-	Thinking    string  `json:"thinking"`
-	StopReason  *string `json:"stop_reason"`
-}
-
-type errorBody struct {
-	Type    string `json:"type"`
-	Message string `json:"message"`
-}
-
-// StreamMeter reads the usage of a Messages API stream, event by event:
-// the input counts of message_start, then the cumulative counts of
-// message_delta. The zero value is ready to use; one per stream.
-//
-// Until a message_delta reports output_tokens, the usage it reports has
-// CompletionTokens 0, meaning "not reported": message_start's output count
-// is a placeholder, and a stream cut before message_delta is to be
-// estimated from the output bytes instead.
-type StreamMeter struct {
-	// The counts so far: input (without the cache), cache writes and
-	// reads, output.
-	in, write, read, out int64
-	known                bool
-}
-
-// Event reads one event (its event: type, used when the data names none,
-// and its data). It returns the usage so far, nil while none is known, and
-// the bytes of output the event carries: text, tool-call input, thinking.
-func (m *StreamMeter) Event(eventType string, data []byte) (usage *provider.Usage, outputBytes int64) {
-	var ev event
-	if json.Unmarshal(data, &ev) != nil {
-		// Unreadable, yet relayed: count it all rather than nothing.
-		return m.current(), int64(len(data))
-	}
-	if ev.Type == "" {
-		ev.Type = eventType
-	}
-	return m.observe(&ev)
-}
-
-func (m *StreamMeter) current() *provider.Usage {
-	if !m.known {
-		return nil
-	}
-	return &provider.Usage{PromptTokens: sum(m.in, m.write, m.read), CompletionTokens: m.out,
-		CacheReadTokens: m.read, CacheWriteTokens: m.write}
-}
-
-// raise sets *field to the upstream's count when it is larger: every count
-// in the stream is cumulative, so none may lower what is known.
-func raise(field *int64, p *int64) {
-	if v := count(p); v > *field {
-		*field = v
-	}
-}
-
-func (m *StreamMeter) observe(ev *event) (*provider.Usage, int64) {
-	var out int64
-	var u *usageFields
-	switch ev.Type {
-	case "message_start":
-		if ev.Message != nil {
-			u = ev.Message.Usage
-			for i := range ev.Message.Content {
-				out += ev.Message.Content[i].outputBytes()
-			}
-		}
-		if u != nil {
-			u = &usageFields{InputTokens: u.InputTokens, CacheCreationInputTokens: u.CacheCreationInputTokens,
-				CacheReadInputTokens: u.CacheReadInputTokens} // output_tokens: a placeholder
-		}
-	case "content_block_start":
-		if ev.ContentBlock != nil {
-			out = ev.ContentBlock.outputBytes()
-		}
-	case "content_block_delta":
-		if ev.Delta != nil {
-			out = int64(len(ev.Delta.Text) + len(ev.Delta.PartialJSON) + len(ev.Delta.Thinking))
-		}
-	case "message_delta":
-		u = ev.Usage
-	}
-	if u != nil {
-		raise(&m.in, u.InputTokens)
-		raise(&m.write, u.CacheCreationInputTokens)
-		raise(&m.read, u.CacheReadInputTokens)
-		raise(&m.out, u.OutputTokens)
-		m.known = true
-	}
-	return m.current(), out
-}
 
 // chunker builds the chat.completion.chunk events of one answer.
 type chunker struct {
@@ -137,9 +32,9 @@ type stream struct {
 	body   io.ReadCloser
 	events *provider.EventReader
 	chunks chunker
-	meter  StreamMeter
-	fail   func(*errorBody) *provider.Error // an error event as an *Error
-	scrub  func(string) string              // for causes, which are logged
+	meter  messages.StreamMeter
+	fail   func(*messages.ErrorObject) *provider.Error // an error event as an *Error
+	scrub  func(string) string                         // for causes, which are logged
 	// tools maps a tool_use block's index to its tool call's index;
 	// argued says which blocks streamed arguments.
 	tools  map[int]int
@@ -172,7 +67,7 @@ func (s *stream) Next() (provider.Chunk, error) {
 			}
 			return provider.Chunk{}, provider.Wrap(provider.Upstream, "the upstream's stream broke off", err)
 		}
-		var ev event
+		var ev messages.StreamEvent
 		if err := json.Unmarshal(data, &ev); err != nil {
 			return provider.Chunk{}, &provider.Error{Kind: provider.Upstream, Message: "the upstream's stream is malformed",
 				Err: fmt.Errorf("anthropic: event is not JSON: %.256s", s.scrub(string(data)))}
@@ -182,11 +77,11 @@ func (s *stream) Next() (provider.Chunk, error) {
 		}
 		if ev.Type == "error" {
 			if ev.Error == nil {
-				ev.Error = &errorBody{}
+				ev.Error = &messages.ErrorObject{}
 			}
 			return provider.Chunk{}, s.fail(ev.Error)
 		}
-		u, out := s.meter.observe(&ev)
+		u, out := s.meter.Observe(&ev)
 		s.pending += out
 		s.translate(&ev, u)
 	}
@@ -199,7 +94,7 @@ func (s *stream) emit(data []byte, u *provider.Usage, usageOnly bool) {
 	s.pending = 0
 }
 
-func (s *stream) translate(ev *event, u *provider.Usage) {
+func (s *stream) translate(ev *messages.StreamEvent, u *provider.Usage) {
 	switch ev.Type {
 	case "message_start":
 		empty := ""
