@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +22,7 @@ import (
 // serve` runs it.
 func benchGateway(b *testing.B) *Gateway {
 	b.Helper()
-	g, err := New(DefaultConfig(), Options{
+	g, err := New(context.Background(), DefaultConfig(), Options{
 		Functions: map[string]Invoker{"aigate-authorizer": &testAuthorizer{}},
 		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Metrics:   prometheus.NewRegistry(),

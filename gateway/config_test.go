@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	auth := &testAuthorizer{}
-	g, err := New(cfg, Options{Functions: map[string]Invoker{"aigate-authorizer": auth}, Logger: discardLogger()})
+	g, err := New(context.Background(), cfg, Options{Functions: map[string]Invoker{"aigate-authorizer": auth}, Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestNewNamesMissingFunctionsAndHandlers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(cfg, Options{})
+	_, err = New(context.Background(), cfg, Options{})
 	if err == nil || err.Error() != `gateway: apis[0].authorizers.keys.function: no function "auth" in Options.Functions` {
 		t.Errorf("err = %v", err)
 	}
@@ -167,7 +168,7 @@ func TestNewNamesMissingFunctionsAndHandlers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(cfg, Options{Functions: map[string]Invoker{"auth": &testAuthorizer{}}})
+	_, err = New(context.Background(), cfg, Options{Functions: map[string]Invoker{"auth": &testAuthorizer{}}})
 	if err == nil || err.Error() != `gateway: apis[0].routes[0].integration.handler: no handler "aiapi" in Options.Handlers` {
 		t.Errorf("err = %v", err)
 	}

@@ -60,7 +60,7 @@ apis:
 			},
 		}, nil
 	})
-	g, err := gateway.New(cfg, gateway.Options{
+	g, err := gateway.New(context.Background(), cfg, gateway.Options{
 		Functions: map[string]gateway.Invoker{"authorizer": authorizer},
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

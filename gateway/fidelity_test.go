@@ -364,7 +364,7 @@ func servePreservingCase(t *testing.T, cfgText string, opts Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(cfg, opts)
+	g, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

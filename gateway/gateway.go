@@ -76,7 +76,9 @@ type Gateway struct {
 
 // New builds the gateway for cfg: it validates cfg, binds the functions and
 // handlers it names, and starts the emulator pools of `bootstrap:` functions.
-func New(cfg *Config, opts Options) (*Gateway, error) {
+// ctx bounds that startup work (finding the Lambda emulator), not the
+// gateway's life.
+func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	apis, err := compile(cfg)
 	if err != nil {
 		return nil, err
@@ -92,7 +94,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if opts.Metrics != nil {
 		g.obs = newObserver()
 	}
-	b := &binder{g: g, opts: opts, clients: map[string]*lambdaemu.Client{}, inProcess: map[string]*function{}}
+	b := &binder{ctx: ctx, g: g, opts: opts, clients: map[string]*lambdaemu.Client{}, inProcess: map[string]*function{}}
 	if err := b.bindAll(); err != nil {
 		g.Close()
 		return nil, err
@@ -120,6 +122,7 @@ func (g *Gateway) Close() error {
 
 // binder binds a compiled config to Options.
 type binder struct {
+	ctx       context.Context // New's: bounds the startup work
 	g         *Gateway
 	opts      Options
 	clients   map[string]*lambdaemu.Client // by endpoint URL: one limit per emulator
@@ -203,7 +206,7 @@ func (b *binder) function(f LambdaFunction, path string, timeout time.Duration) 
 		}
 		return &function{inv: c.Function(name)}, nil
 	default:
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
 		defer cancel()
 		if b.emulator == "" {
 			b.emulator = b.opts.EmulatorPath

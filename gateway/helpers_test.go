@@ -146,7 +146,7 @@ func serve(t testing.TB, yamlText string, opts Options) (*httptest.Server, *Gate
 	if opts.Logger == nil {
 		opts.Logger = discardLogger()
 	}
-	g, err := New(cfg, opts)
+	g, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

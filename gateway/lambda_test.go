@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -116,7 +117,7 @@ apis:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(cfg, Options{EmulatorPath: strings.TrimSpace(string(emuPath)), Logger: discardLogger()})
+	g, err := New(context.Background(), cfg, Options{EmulatorPath: strings.TrimSpace(string(emuPath)), Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 		handlers[name] = h
 	}
-	s.gateway, err = gateway.New(&gateway.Config{APIs: cfg.APIs}, gateway.Options{
+	s.gateway, err = gateway.New(ctx, &gateway.Config{APIs: cfg.APIs}, gateway.Options{
 		Functions: functions,
 		Handlers:  handlers,
 		// apigw.Handler builds a fresh answer per call, so unlike

@@ -76,7 +76,7 @@ func newStack(t testing.TB, cfg aiapi.Config) *stack {
 		t.Fatal(err)
 	}
 	ttl := 300
-	gw, err := gateway.New(&gateway.Config{APIs: []gateway.API{{
+	gw, err := gateway.New(t.Context(), &gateway.Config{APIs: []gateway.API{{
 		Name: "aigate", Type: "REST", Stage: "local",
 		Authorizers: map[string]gateway.Authorizer{"aigate": {
 			Type:                         "REQUEST",
