@@ -222,9 +222,13 @@ func minMax(ds []time.Duration) (lo, hi time.Duration) {
 }
 
 // DecisionTable is the Markdown table of the decision costs.
-func DecisionTable(ds []Decision) string {
+func DecisionTable(ds []Decision) string { return benchTable("decision", ds) }
+
+// benchTable is the Markdown table of Go benchmark results, first column
+// headed what.
+func benchTable(what string, ds []Decision) string {
 	var b strings.Builder
-	b.WriteString("| decision | time/op | allocs/op | B/op | benchmark |\n")
+	b.WriteString("| " + what + " | time/op | allocs/op | B/op | benchmark |\n")
 	b.WriteString("|---|---:|---:|---:|---|\n")
 	for _, d := range ds {
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | `%s` |\n", d.What, fmtDur(time.Duration(d.NsPerOp)), d.Allocs, d.Bytes, d.Bench)
@@ -282,15 +286,7 @@ func (r *Results) P99Status() []Goal {
 }
 
 // PathTable is the Markdown table of the request-path benchmark.
-func PathTable(ds []Decision) string {
-	var b strings.Builder
-	b.WriteString("| path | time/op | allocs/op | B/op | benchmark |\n")
-	b.WriteString("|---|---:|---:|---:|---|\n")
-	for _, d := range ds {
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | `%s` |\n", d.What, fmtDur(time.Duration(d.NsPerOp)), d.Allocs, d.Bytes, d.Bench)
-	}
-	return b.String()
-}
+func PathTable(ds []Decision) string { return benchTable("path", ds) }
 
 // Markdown renders the generated part of BENCHMARKS.md.
 func (r *Results) Markdown(chartPath string) string {
