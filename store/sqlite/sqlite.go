@@ -55,6 +55,12 @@ type Store struct {
 	writes                         writeQueue
 	savepoint, rollbackTo, release *sql.Stmt
 
+	// prepMu guards the writer's statements (insertKey to insertEv,
+	// savepoint to release, quota), prepared on the first write
+	// (prepareWrites); written is set once they all are.
+	prepMu  sync.Mutex
+	written bool
+
 	path string // the database file, absolute
 	// owned: an Owner in this process writes the ledger (owner.go); this
 	// Store's own ledger writes are refused.
@@ -134,6 +140,14 @@ func openDB(ctx context.Context, path string, owned bool) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
+	// An Owner writes at once, and reads the ledger log's position with a
+	// writer statement outside a write (applylog.go): it has them all now.
+	if owned {
+		if err := s.prepareWrites(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+		}
+	}
 	return s, nil
 }
 
@@ -170,44 +184,91 @@ func dsn(abs string, readOnly bool) string {
 	return u.String()
 }
 
-// prepare prepares the statements every call uses: reads on the reader pool,
-// writes on the writer, to be bound to a transaction with Tx.Stmt.
+// prepare prepares the reader's statements. The writer's wait for the
+// first write (prepareWrites).
 func (s *Store) prepare(ctx context.Context) error {
 	for _, p := range []struct {
-		db    *sql.DB
 		stmt  **sql.Stmt
 		query string
 	}{
-		{s.reader, &s.getKey, `SELECT ` + keyColumns + ` FROM keys WHERE id = ?`},
-		{s.reader, &s.listKeys, `SELECT ` + keyColumns + ` FROM keys ORDER BY created_at, id`},
-		{s.reader, &s.listTenant, `SELECT ` + keyColumns + ` FROM keys WHERE tenant = ? ORDER BY created_at, id`},
-		{s.reader, &s.history, `SELECT key_id, action, actor, at, detail FROM key_audit WHERE key_id = ? ORDER BY seq`},
-		{s.writer, &s.insertKey, `INSERT INTO keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`},
-		{s.writer, &s.updateKey, `UPDATE keys SET
-			name = ?, tenant = ?, models = ?, rpm = ?, tpm = ?, tokens_per_day = ?, tokens_per_month = ?,
-			status = ?, secret_hash = ?, previous_secret_hash = ?, previous_expires_at = ?,
-			usage_identifier_key = ?, created_at = ?, updated_at = ?, expires_at = ?, revoked_at = ?,
-			version = ?, role = ?, usd_per_day = ?, usd_per_month = ?
-			WHERE id = ? AND version = ?`},
-		{s.writer, &s.keyVersion, `SELECT version FROM keys WHERE id = ?`},
-		{s.writer, &s.insertEv, `INSERT INTO key_audit (key_id, action, actor, at, detail) VALUES (?, ?, ?, ?, ?)`},
-		{s.writer, &s.savepoint, `SAVEPOINT write`},
-		{s.writer, &s.rollbackTo, `ROLLBACK TO write`},
-		{s.writer, &s.release, `RELEASE write`},
+		{&s.getKey, `SELECT ` + keyColumns + ` FROM keys WHERE id = ?`},
+		{&s.listKeys, `SELECT ` + keyColumns + ` FROM keys ORDER BY created_at, id`},
+		{&s.listTenant, `SELECT ` + keyColumns + ` FROM keys WHERE tenant = ? ORDER BY created_at, id`},
+		{&s.history, `SELECT key_id, action, actor, at, detail FROM key_audit WHERE key_id = ? ORDER BY seq`},
 	} {
-		stmt, err := p.db.PrepareContext(ctx, p.query)
+		stmt, err := s.reader.PrepareContext(ctx, p.query)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", p.query, err)
 		}
 		*p.stmt = stmt
 	}
-	return s.prepareQuota(ctx)
+	return nil
+}
+
+// prepareWrites prepares the writer's statements, to be bound to a write
+// transaction with Tx.Stmt, unless that is done. write calls it before
+// its transaction begins: the writer has one connection, which the
+// transaction holds. They wait for the first write because a process
+// that only reads never needs them: the authorizer Lambda, which writes
+// only when it finds a key expired, saved parsing 20 statements (about a
+// tenth of its CPU up to its first answer) on its cold start. A failure
+// leaves what was prepared and is tried again by the next write.
+func (s *Store) prepareWrites(ctx context.Context) error {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.written {
+		return nil
+	}
+	if err := s.prepareEach(ctx, []stmtQuery{
+		{&s.insertKey, `INSERT INTO keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`},
+		{&s.updateKey, `UPDATE keys SET
+			name = ?, tenant = ?, models = ?, rpm = ?, tpm = ?, tokens_per_day = ?, tokens_per_month = ?,
+			status = ?, secret_hash = ?, previous_secret_hash = ?, previous_expires_at = ?,
+			usage_identifier_key = ?, created_at = ?, updated_at = ?, expires_at = ?, revoked_at = ?,
+			version = ?, role = ?, usd_per_day = ?, usd_per_month = ?
+			WHERE id = ? AND version = ?`},
+		{&s.keyVersion, `SELECT version FROM keys WHERE id = ?`},
+		{&s.insertEv, `INSERT INTO key_audit (key_id, action, actor, at, detail) VALUES (?, ?, ?, ?, ?)`},
+		{&s.savepoint, `SAVEPOINT write`},
+		{&s.rollbackTo, `ROLLBACK TO write`},
+		{&s.release, `RELEASE write`},
+	}); err != nil {
+		return err
+	}
+	if err := s.prepareEach(ctx, s.quotaQueries()); err != nil {
+		return err
+	}
+	s.written = true
+	return nil
+}
+
+// stmtQuery is a writer statement and its SQL.
+type stmtQuery struct {
+	stmt  **sql.Stmt
+	query string
+}
+
+// prepareEach prepares on the writer each statement not yet prepared.
+func (s *Store) prepareEach(ctx context.Context, qs []stmtQuery) error {
+	for _, p := range qs {
+		if *p.stmt != nil {
+			continue
+		}
+		stmt, err := s.writer.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.stmt = stmt
+	}
+	return nil
 }
 
 // Close closes the database. Calls in progress finish first.
 func (s *Store) Close() error {
 	var errs []error
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
 	stmts := []*sql.Stmt{s.getKey, s.listKeys, s.listTenant, s.history, s.insertKey, s.updateKey, s.keyVersion, s.insertEv,
 		s.savepoint, s.rollbackTo, s.release}
 	for _, stmt := range append(stmts, s.quota.all()...) {

@@ -61,12 +61,10 @@ func (q *quotaStmts) all() []*sql.Stmt {
 		q.countWindows, q.deleteReservation, q.appliedSeq, q.setAppliedSeq}
 }
 
-func (s *Store) prepareQuota(ctx context.Context) error {
+// quotaQueries are the quota statements and their SQL (prepareWrites).
+func (s *Store) quotaQueries() []stmtQuery {
 	const reservationColumns = `principal_id, tenant, model, protocol, tokens, minute_start, day_start, month_start, cost_micros, tenant_windows`
-	for _, p := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{
+	return []stmtQuery{
 		{&s.quota.addWindows, `INSERT INTO quota_windows (principal_id, span, start, requests, tokens, usd)
 			VALUES (?1, 'minute', ?2, 1, ?5, ?6), (?1, 'day', ?3, 1, ?5, ?6), (?1, 'month', ?4, 1, ?5, ?6)
 			ON CONFLICT (principal_id, span, start) DO UPDATE SET
@@ -93,14 +91,7 @@ func (s *Store) prepareQuota(ctx context.Context) error {
 		{&s.quota.deleteReservation, `DELETE FROM quota_reservations WHERE id = ?`},
 		{&s.quota.appliedSeq, `SELECT applied_seq FROM ledger_log WHERE id = 1`},
 		{&s.quota.setAppliedSeq, `UPDATE ledger_log SET applied_seq = ? WHERE id = 1`},
-	} {
-		stmt, err := s.writer.PrepareContext(ctx, p.query)
-		if err != nil {
-			return fmt.Errorf("prepare %q: %w", p.query, err)
-		}
-		*p.stmt = stmt
 	}
-	return nil
 }
 
 // windowArgs are the ?1..?4 arguments of windowsPredicate.

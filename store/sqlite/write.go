@@ -45,6 +45,9 @@ func (s *Store) write(ctx context.Context, op string, f func(ctx context.Context
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
+	if err := s.prepareWrites(ctx); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
 	w := &writeOp{ctx: ctx, name: op, f: f, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	q := &s.writes
 	q.mu.Lock()
