@@ -68,7 +68,7 @@ const (
 // What others see: Usage waits for the applier to catch up, so the
 // console and other readers in this process see every settled request.
 // Another process reading the database (aigate usage) sees the ledger as
-// applied, a few milliseconds behind; ExpireReservations returns once its
+// applied, up to applyDelay behind; ExpireReservations returns once its
 // releases are applied.
 //
 // Rejected: a log per request with fsync (a power-loss guarantee SQLite's
