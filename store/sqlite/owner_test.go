@@ -325,3 +325,60 @@ func BenchmarkReserveSettleStoreVsOwner(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOwnerReserveSettleApplied is one request's ledger work through
+// an Owner with its applier's share included: b.N Reserve+Settle pairs,
+// then the wait until SQLite holds them all. cpu-ns/op is the process's
+// CPU time (user and system, every goroutine) per pair: on a machine
+// where the CPU is the limit, that and not the wall time bounds the
+// server's throughput.
+func BenchmarkOwnerReserveSettleApplied(b *testing.B) {
+	for _, callers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			o, err := OpenOwner(b.Context(), filepath.Join(b.TempDir(), "aigate.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer o.Close()
+			limits := record.Limits{RPM: 1 << 40, TPM: 1 << 40, TokensPerDay: 1 << 50}
+			var n atomic.Int64
+			one := func() {
+				now := time.Now()
+				r := quota.Reservation{ID: fmt.Sprintf("r%d", n.Add(1)), PrincipalID: "key:bench", Model: "echo", Tokens: 100,
+					Windows: quota.WindowsAt(now), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+				if _, err := o.Reserve(b.Context(), r, limits); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := o.Settle(b.Context(), quota.Settlement{Reservation: r, PromptTokens: 10, CompletionTokens: 20, At: now}); err != nil {
+					b.Error(err)
+				}
+			}
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			per := b.N / callers
+			for c := range callers {
+				k := per
+				if c == 0 {
+					k += b.N % callers
+				}
+				wg.Go(func() {
+					for range k {
+						one()
+					}
+				})
+			}
+			wg.Wait()
+			o.mu.Lock()
+			seq := o.seq
+			o.mu.Unlock()
+			if err := o.waitApplied(b.Context(), seq); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

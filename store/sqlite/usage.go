@@ -49,7 +49,8 @@ type quotaStmts struct {
 	pruneWindowsBefore *sql.Stmt
 
 	// The ledger log's (applylog.go).
-	countWindows      *sql.Stmt // addWindows without RETURNING
+	countWindow       *sql.Stmt // count requests, tokens and dollars in one window, created if missing
+	adjustWindow      *sql.Stmt // add tokens and dollars to one window, if it exists
 	deleteReservation *sql.Stmt
 	appliedSeq        *sql.Stmt
 	setAppliedSeq     *sql.Stmt
@@ -58,7 +59,7 @@ type quotaStmts struct {
 func (q *quotaStmts) all() []*sql.Stmt {
 	return []*sql.Stmt{q.addWindows, q.adjustWindows, q.insertReservation,
 		q.takeReservation, q.takeExpired, q.extendReservation, q.insertEntry, q.settledSince, q.pruneWindowsBefore,
-		q.countWindows, q.deleteReservation, q.appliedSeq, q.setAppliedSeq}
+		q.countWindow, q.adjustWindow, q.deleteReservation, q.appliedSeq, q.setAppliedSeq}
 }
 
 // quotaQueries are the quota statements and their SQL (prepareWrites).
@@ -84,10 +85,12 @@ func (s *Store) quotaQueries() []stmtQuery {
 		// The ledger is clustered by time: the range from ?1 on is read.
 		{&s.quota.settledSince, `SELECT 1 FROM usage_ledger WHERE at >= ?1 AND request_id = ?2 LIMIT 1`},
 		{&s.quota.pruneWindowsBefore, `DELETE FROM quota_windows WHERE span = ? AND start < ?`},
-		{&s.quota.countWindows, `INSERT INTO quota_windows (principal_id, span, start, requests, tokens, usd)
-			VALUES (?1, 'minute', ?2, 1, ?5, ?6), (?1, 'day', ?3, 1, ?5, ?6), (?1, 'month', ?4, 1, ?5, ?6)
+		{&s.quota.countWindow, `INSERT INTO quota_windows (principal_id, span, start, requests, tokens, usd)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 			ON CONFLICT (principal_id, span, start) DO UPDATE SET
-				requests = requests + 1, tokens = tokens + excluded.tokens, usd = usd + excluded.usd`},
+				requests = requests + excluded.requests, tokens = tokens + excluded.tokens, usd = usd + excluded.usd`},
+		{&s.quota.adjustWindow, `UPDATE quota_windows SET tokens = tokens + ?4, usd = usd + ?5
+			WHERE principal_id = ?1 AND span = ?2 AND start = ?3`},
 		{&s.quota.deleteReservation, `DELETE FROM quota_reservations WHERE id = ?`},
 		{&s.quota.appliedSeq, `SELECT applied_seq FROM ledger_log WHERE id = 1`},
 		{&s.quota.setAppliedSeq, `UPDATE ledger_log SET applied_seq = ? WHERE id = 1`},
