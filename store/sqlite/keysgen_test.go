@@ -152,3 +152,15 @@ func TestOpenRepairsAnEmptyGenerationFile(t *testing.T) {
 		t.Errorf("KeysGeneration after reopening a short file: %v", err)
 	}
 }
+
+// BenchmarkKeysGeneration is the cost a key cache pays per decision to
+// know that no key changed, against BenchmarkGetKey's store read.
+func BenchmarkKeysGeneration(b *testing.B) {
+	s := openClosing(b, filepath.Join(b.TempDir(), "aigate.db"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.KeysGeneration(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
