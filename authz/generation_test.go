@@ -86,7 +86,7 @@ func TestUnreadableGenerationReadsTheStore(t *testing.T) {
 }
 
 // sqliteKey creates an active key in s and returns its secret form.
-func (f *fixture) sqliteKey(t *testing.T, s *sqlite.Store) (*record.Key, string) {
+func (f *fixture) sqliteKey(t testing.TB, s *sqlite.Store) (*record.Key, string) {
 	t.Helper()
 	full, k, err := apikey.Generate()
 	if err != nil {
@@ -167,5 +167,43 @@ func TestTTLBoundsAChangeTheGenerationMissed(t *testing.T) {
 	f.now = f.now.Add(time.Nanosecond)
 	if d, err := a.Decide(t.Context(), full); err != nil || d.Outcome != authz.Unauthorized {
 		t.Fatalf("after the TTL: %v, %v; want unauthorized", d.Outcome, err)
+	}
+}
+
+// BenchmarkAuthorizeAPIKeySQLite is a decision over the SQLite store as
+// `aigate serve` makes it: with the key cache checked against the store's
+// KeysGeneration (serve's default), and without a cache (serve before it).
+func BenchmarkAuthorizeAPIKeySQLite(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", time.Second}, {"uncached", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := newFixture(b)
+			s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "aigate.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			full, k, err := apikey.Generate()
+			if err != nil {
+				b.Fatal(err)
+			}
+			key := &record.Key{ID: k.ID, Name: "bench", Models: []string{"echo"}, Status: record.StatusActive,
+				SecretHash: f.hasher.Hash(k), CreatedAt: f.now, UpdatedAt: f.now, Version: 1}
+			if err := s.CreateKey(b.Context(), key, record.AuditEvent{Action: record.ActionCreated, Actor: "bench", At: f.now}); err != nil {
+				b.Fatal(err)
+			}
+			a, err := authz.New(authz.Config{Keys: s, Hasher: f.hasher, CacheTTL: bc.ttl, Now: func() time.Time { return f.now }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if d, err := a.Decide(b.Context(), full); err != nil || d.Outcome != authz.Allow {
+					b.Fatal(d.Outcome, err)
+				}
+			}
+		})
 	}
 }
