@@ -70,6 +70,19 @@ type KeyUpdater interface {
 	UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error
 }
 
+// KeysGeneration is implemented by stores that say cheaply, without a
+// store read, whether any key may have changed since an earlier call: the
+// value changes once a change has committed, by any process, before the
+// call that made it returns (store/sqlite). With it the key cache re-reads
+// a key whenever the value differs from the one noted before the key was
+// read, so a revocation is seen at the next decision; CacheTTL still
+// bounds an entry's age, for a writer that died before changing the value.
+// An error means nothing can be said: the key is read from the store, and
+// the cache neither answers nor is filled.
+type KeysGeneration interface {
+	KeysGeneration() (uint64, error)
+}
+
 // DefaultRoutes returns the scope of an allowed principal when Config.Routes
 // is empty: exactly the AI API's routes, each with its verb. No pattern
 // starts with a wildcard: IAM's '*' spans '/', so "*/v1/*" would also grant
@@ -108,7 +121,10 @@ type Config struct {
 	Routes []string
 	// CacheTTL keeps looked-up keys in memory for this long, so a warm
 	// Lambda answers without a store read. It bounds how long a revocation
-	// takes to be seen by this process. Zero disables the cache.
+	// takes to be seen by this process; over a store that implements
+	// KeysGeneration, only when the writer died between its commit and
+	// telling the others (a change is otherwise seen at the next
+	// decision). Zero disables the cache.
 	CacheTTL time.Duration
 	// CacheSize bounds the key cache. Zero: 10,000 entries.
 	CacheSize int
@@ -125,6 +141,7 @@ type Authorizer struct {
 	cfg    Config
 	routes []string
 	cache  *ttlcache.Cache[string, *cachedKey] // nil: disabled
+	gens   KeysGeneration                      // cfg.Keys's, if it has one
 }
 
 // New returns an Authorizer for cfg.
@@ -152,6 +169,7 @@ func New(cfg Config) (*Authorizer, error) {
 		}
 	}
 	a := &Authorizer{cfg: cfg, routes: routes}
+	a.gens, _ = cfg.Keys.(KeysGeneration)
 	if cfg.CacheTTL > 0 {
 		size := cfg.CacheSize
 		if size <= 0 {
@@ -291,14 +309,24 @@ func (a *Authorizer) recordExpired(ctx context.Context, key *record.Key, now tim
 // Shared by every caller of the cache, it is never written after lookup
 // builds it.
 type cachedKey struct {
-	key      *record.Key
-	decision Decision
-	previous Decision // zero when the key has no previous secret
+	// generation is the store's KeysGeneration noted before the key was
+	// read (0 for a store without one).
+	generation uint64
+	key        *record.Key
+	decision   Decision
+	previous   Decision // zero when the key has no previous secret
 }
 
 func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) {
-	if a.cache != nil {
-		if e, ok := a.cache.Get(id, a.cfg.Now()); ok {
+	// The generation is read before the key: a change committed after it
+	// was read changes it again, so the entry filled below is re-read at
+	// the next decision that sees the new value.
+	gen, cacheable := a.generation()
+	// The entry's age counts from before the read: what it holds may be
+	// that old.
+	loaded := a.cfg.Now()
+	if cacheable {
+		if e, ok := a.cache.Get(id, loaded); ok && e.generation == gen {
 			return e, nil
 		}
 	}
@@ -310,15 +338,29 @@ func (a *Authorizer) lookup(ctx context.Context, id string) (*cachedKey, error) 
 		return nil, fmt.Errorf("authz: store returned key %q for id %q", key.ID, id)
 	}
 	p := key.Principal()
-	loaded := a.cfg.Now()
-	e := &cachedKey{key: key, decision: a.decideFor(p, a.secretContext(p, key.SecretHash))}
+	e := &cachedKey{generation: gen, key: key, decision: a.decideFor(p, a.secretContext(p, key.SecretHash))}
 	if len(key.PreviousSecretHash) > 0 {
 		e.previous = a.decideFor(p, a.secretContext(p, key.PreviousSecretHash))
 	}
-	if a.cache != nil {
+	if cacheable {
 		a.cache.Put(id, e, loaded.Add(a.cfg.CacheTTL))
 	}
 	return e, nil
+}
+
+// generation returns the store's KeysGeneration (0 for a store without
+// one), and whether the cache may answer and be filled: not when it is
+// off, nor when the generation cannot be read (fail closed: the store is
+// the truth).
+func (a *Authorizer) generation() (uint64, bool) {
+	if a.cache == nil {
+		return 0, false
+	}
+	if a.gens == nil {
+		return 0, true
+	}
+	g, err := a.gens.KeysGeneration()
+	return g, err == nil
 }
 
 // decideFor turns an authenticated principal into a decision. A principal

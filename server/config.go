@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/authz"
@@ -49,14 +50,37 @@ type AuthorizerConfig struct {
 	// relative to the API stage, IAM wildcards, {model} expanded per model.
 	// Default authz.DefaultRoutes: the AI API's routes, each with its verb.
 	Routes []string `yaml:"routes,omitempty"`
-	// KeyCacheTTL keeps looked-up keys in memory (a Go duration, ≥ 0).
-	// Default 0: every authorizer call reads the store, so a revocation is
-	// seen at the next call that misses the gateway's result cache.
-	KeyCacheTTL duration.Duration `yaml:"keyCacheTTL,omitempty"`
+	// KeyCacheTTL keeps looked-up keys in memory (a Go duration, ≥ 0; 0
+	// turns the cache off: every authorizer call reads the store).
+	//
+	// Default DefaultKeyCacheTTL (1 s) over the SQLite store: every change
+	// to a key, by any process (`aigate keys revoke`), changes the store's
+	// KeysGeneration once committed, and a cached key is re-read at the
+	// next call after that, so a revocation is still seen at the next call
+	// that misses the gateway's result cache; the TTL bounds only the case
+	// of a writer that died between its commit and that change. Default 0
+	// over a store without KeysGeneration (DynamoDB), where the TTL alone
+	// would bound how long a revoked key keeps working.
+	KeyCacheTTL *duration.Duration `yaml:"keyCacheTTL,omitempty"`
 	// DevIssuer enables the local development OIDC issuer (`aigate token`),
 	// published at /.well-known/openid-configuration. Default true; never
 	// enabled in the Lambda.
 	DevIssuer *bool `yaml:"devIssuer,omitempty"`
+}
+
+// DefaultKeyCacheTTL is the authorizer's key cache TTL over a store that
+// implements authz.KeysGeneration (see AuthorizerConfig.KeyCacheTTL).
+const DefaultKeyCacheTTL = time.Second
+
+// keyCacheTTL is the TTL of the authorizer's key cache over keys.
+func (c AuthorizerConfig) keyCacheTTL(keys authz.KeyStore) time.Duration {
+	if c.KeyCacheTTL != nil {
+		return c.KeyCacheTTL.Std()
+	}
+	if _, ok := keys.(authz.KeysGeneration); ok {
+		return DefaultKeyCacheTTL
+	}
+	return 0
 }
 
 // Names of the built-in functions and handlers a config can refer to.
@@ -76,8 +100,9 @@ const (
 // clients, and both together would demand both. Without an identity source
 // nothing is refused up front, and the authorizer (apigw: Authorization,
 // else x-api-key) decides; API Gateway then allows no result cache, which
-// costs little in process (a store read per request; authorizer.keyCacheTTL
-// trades it for revocation time) and makes a revocation immediate.
+// costs little in process (the authorizer's key cache, which over SQLite
+// still sees another process's revocation at the next request: see
+// AuthorizerConfig.KeyCacheTTL) and makes a revocation immediate.
 func DefaultConfig() *Config {
 	apis := gateway.DefaultConfig().APIs
 	for i := range apis {
@@ -138,8 +163,10 @@ func (c *Config) Validate() error {
 	if err := gw.Validate(); err != nil {
 		return err
 	}
-	if err := c.Authorizer.KeyCacheTTL.NonNegative("server: authorizer.keyCacheTTL"); err != nil {
-		return err
+	if ttl := c.Authorizer.KeyCacheTTL; ttl != nil {
+		if err := ttl.NonNegative("server: authorizer.keyCacheTTL"); err != nil {
+			return err
+		}
 	}
 	if err := c.HTTP.validate("http"); err != nil {
 		return err

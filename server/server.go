@@ -118,7 +118,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		Hasher:   s.hasher,
 		Tokens:   tokens,
 		Routes:   cfg.Authorizer.Routes,
-		CacheTTL: cfg.Authorizer.KeyCacheTTL.Std(),
+		CacheTTL: cfg.Authorizer.keyCacheTTL(s.store),
 		Actor:    "aigate serve",
 		Logger:   logger,
 	}, false)

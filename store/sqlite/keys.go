@@ -22,7 +22,8 @@ const keyColumns = `id, name, tenant, models, rpm, tpm, tokens_per_day, tokens_p
 	created_at, updated_at, expires_at, revoked_at, version, role, usd_per_day, usd_per_month`
 
 // CreateKey stores k, which must be at version 1, and its creation event ev
-// in one transaction. ErrExists if the id is taken.
+// in one transaction, then changes KeysGeneration. ErrExists if the id is
+// taken.
 func (s *Store) CreateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error {
 	if k.ID == "" {
 		return errors.New("sqlite: create key: empty id")
@@ -38,7 +39,8 @@ func (s *Store) CreateKey(ctx context.Context, k *record.Key, ev record.AuditEve
 	if err != nil {
 		return fmt.Errorf("sqlite: create key %q: %w", k.ID, err)
 	}
-	return s.write(ctx, fmt.Sprintf("create key %q", k.ID), func(ctx context.Context, tx *sql.Tx) error {
+	op := fmt.Sprintf("create key %q", k.ID)
+	return s.keysChanged(op, s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.insertKey).ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: create key %q: %w", k.ID, err)
@@ -52,12 +54,13 @@ func (s *Store) CreateKey(ctx context.Context, k *record.Key, ev record.AuditEve
 			return fmt.Errorf("sqlite: create key %q: audit: %w", k.ID, err)
 		}
 		return nil
-	})
+	}))
 }
 
 // UpdateKey replaces the key stored at version k.Version-1 with k and appends
-// ev, in one transaction. ErrNotFound if there is no such key, ErrConflict if
-// its stored version is another.
+// ev, in one transaction, then changes KeysGeneration (so that every process
+// caching the key re-reads it). ErrNotFound if there is no such key,
+// ErrConflict if its stored version is another.
 func (s *Store) UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEvent) error {
 	args, err := keyArgs(k)
 	if err != nil {
@@ -70,7 +73,8 @@ func (s *Store) UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEve
 	// keyArgs starts with id; the UPDATE sets the other columns, then
 	// matches id and the version the caller read.
 	args = append(args[1:], k.ID, k.Version-1)
-	return s.write(ctx, fmt.Sprintf("update key %q", k.ID), func(ctx context.Context, tx *sql.Tx) error {
+	op := fmt.Sprintf("update key %q", k.ID)
+	return s.keysChanged(op, s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.updateKey).ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: update key %q: %w", k.ID, err)
@@ -97,7 +101,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *record.Key, ev record.AuditEve
 			return fmt.Errorf("sqlite: update key %q: audit: %w", k.ID, err)
 		}
 		return nil
-	})
+	}))
 }
 
 // GetKey returns the key with that id, or ErrNotFound.

@@ -62,6 +62,9 @@ type Store struct {
 	written bool
 
 	path string // the database file, absolute
+	// keysGen tells every process that a key or tenant changed
+	// (KeysGeneration).
+	keysGen *keysGen
 	// owned: an Owner in this process writes the ledger (owner.go); this
 	// Store's own ledger writes are refused.
 	owned bool
@@ -114,7 +117,11 @@ func openDB(ctx context.Context, path string, owned bool) (*Store, error) {
 	}
 
 	s := &Store{path: abs, owned: owned}
+	if s.keysGen, err = openKeysGen(abs); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
 	if s.writer, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
+		s.keysGen.close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	s.writer.SetMaxOpenConns(1)
@@ -123,11 +130,13 @@ func openDB(ctx context.Context, path string, owned bool) (*Store, error) {
 	// a reader never prepares a statement against a missing table.
 	if err := migrate(ctx, s.writer); err != nil {
 		s.writer.Close()
+		s.keysGen.close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 
 	if s.reader, err = sql.Open("sqlite", dsn(abs, true)); err != nil {
 		s.writer.Close()
+		s.keysGen.close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	// Idle connections are kept as long as open ones: reopening one costs a
@@ -281,6 +290,7 @@ func (s *Store) Close() error {
 			errs = append(errs, db.Close())
 		}
 	}
+	errs = append(errs, s.keysGen.close())
 	s.ledgerMu.Lock()
 	errs = append(errs, s.ledgerLock.unlock())
 	s.ledgerLock = nil

@@ -14,7 +14,7 @@ const tenantColumns = `name, rpm, tpm, tokens_per_day, tokens_per_month, usd_per
 	created_at, updated_at, version`
 
 // PutTenant creates (Version 1) or replaces (at Version-1) a tenant, with
-// its event, in one transaction.
+// its event, in one transaction, then changes KeysGeneration.
 func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantEvent) error {
 	op := fmt.Sprintf("put tenant %q", t.Name)
 	if t.Name == "" || t.Version < 1 {
@@ -36,7 +36,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	l := t.Limits
-	return s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
+	return s.keysChanged(op, s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		var res sql.Result
 		if t.Version == 1 {
 			res, err = tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -72,7 +72,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant, ev store.TenantE
 			return fmt.Errorf("sqlite: %s: audit: %w", op, err)
 		}
 		return nil
-	})
+	}))
 }
 
 func scanTenant(row interface{ Scan(...any) error }) (*store.Tenant, error) {
