@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ import (
 	"github.com/aigate/aigate/internal/logbuf"
 	"github.com/aigate/aigate/server"
 )
+
+// serveGCPercent is serve's garbage-collection target unless GOGC is set.
+const serveGCPercent = 400
 
 // drainTimeout bounds how long SIGTERM waits for in-flight requests.
 const drainTimeout = 30 * time.Second
@@ -47,6 +51,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageErr("--log-level: %q is not debug, info, warn or error", *logLevel)
+	}
+	// The server's live heap is small (a few MiB: keys, windows, pooled
+	// buffers) and every request allocates ~30 kB, so at Go's default
+	// GOGC=100 the collector runs often: at 400 a request costs ~14 % less
+	// CPU (BenchmarkServeChat: 227 → 196 µs/op) for a few more MiB of heap.
+	// GOGC in the environment, as always, wins.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
 	}
 	cfg := server.DefaultConfig()
 	if *configPath != "" {
