@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,5 +258,81 @@ func TestInProcessEventInvokerGetsTheEventValue(t *testing.T) {
 	}
 	if r := do(t, "GET", srv.URL+"/nocache/v1/x", bearer("boom"), ""); r.status != 500 {
 		t.Fatalf("a panicking InvokeEvent: status %d %s, want 500", r.status, r.body)
+	}
+}
+
+// inlineInvoker is an eventInvoker that asks to run on the request's
+// goroutine.
+type inlineInvoker struct{ eventInvoker }
+
+func (inlineInvoker) Inline() bool { return true }
+
+// onRequestGoroutine reports whether the caller runs under the gateway's
+// ServeHTTP, not on a goroutine of its own.
+func onRequestGoroutine() bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "(*Gateway).ServeHTTP") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// TestInlineInvokerRunsOnTheRequestGoroutine: an InlineInvoker is called
+// without a goroutine of its own, a plain one with; a panic is a 500 either
+// way.
+func TestInlineInvokerRunsOnTheRequestGoroutine(t *testing.T) {
+	const allow = `{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}]}}`
+	for _, inline := range []bool{true, false} {
+		var onRequest bool
+		ev := eventInvoker{t: t, answer: func(event any) ([]byte, error) {
+			onRequest = onRequestGoroutine()
+			if ev, ok := event.(events.APIGatewayCustomAuthorizerRequestTypeRequest); ok && ev.Headers["Authorization"] == "Bearer boom" {
+				panic("boom")
+			}
+			return []byte(allow), nil
+		}}
+		var fn Invoker = ev
+		if inline {
+			fn = inlineInvoker{ev}
+		}
+		srv, _ := serve(t, restConfig, Options{Functions: map[string]Invoker{"auth": fn}})
+		if r := do(t, "GET", srv.URL+"/nocache/v1/x", bearer("k"), ""); r.status != 200 {
+			t.Fatalf("inline %v: status %d %s, want 200", inline, r.status, r.body)
+		}
+		if onRequest != inline {
+			t.Errorf("inline %v: ran on the request's goroutine: %v", inline, onRequest)
+		}
+		if r := do(t, "GET", srv.URL+"/nocache/v1/x", bearer("boom"), ""); r.status != 500 {
+			t.Fatalf("inline %v: a panicking function: status %d %s, want 500", inline, r.status, r.body)
+		}
+	}
+}
+
+// TestInlineCallThatOutlivesItsContextFails: an inline call that returns
+// after its context ended fails with the context's cause, as the goroutine
+// path does, and gives its concurrency slot back.
+func TestInlineCallThatOutlivesItsContextFails(t *testing.T) {
+	f := &function{inv: inlineInvoker{}, sem: make(chan struct{}, 1)}
+	cause := errors.New("authorizer timed out")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	out, err := f.run(ctx, func() ([]byte, error) {
+		cancel(cause)
+		return []byte(`{}`), nil
+	})
+	if !errors.Is(err, cause) || out != nil {
+		t.Fatalf("run = %q, %v; want the context's cause", out, err)
+	}
+	if len(f.sem) != 0 {
+		t.Fatal("the concurrency slot was not given back")
+	}
+	out, err = f.run(context.Background(), func() ([]byte, error) { return []byte(`{"ok":1}`), nil })
+	if err != nil || string(out) != `{"ok":1}` {
+		t.Fatalf("run = %q, %v", out, err)
 	}
 }

@@ -20,7 +20,15 @@ import (
 // profile; the answer is the same (TestEventAuthorizerReadsWhatTheJSONSays).
 type eventAuthorizer struct{ *apigw.Handler }
 
-var _ gateway.EventInvoker = eventAuthorizer{}
+var (
+	_ gateway.EventInvoker  = eventAuthorizer{}
+	_ gateway.InlineInvoker = eventAuthorizer{}
+)
+
+// Inline: the authorizer's store reads take ctx, its other work is short,
+// and its answer is a fresh slice (json.Marshal), so the gateway may call it
+// on the request's goroutine.
+func (eventAuthorizer) Inline() bool { return true }
 
 // InvokeEvent answers event as Invoke answers its JSON encoding.
 func (a eventAuthorizer) InvokeEvent(ctx context.Context, event any) ([]byte, error) {
