@@ -27,7 +27,6 @@ import (
 
 	"github.com/aigate/aigate/aiapi/messages"
 	"github.com/aigate/aigate/aiapi/provider"
-	"github.com/aigate/aigate/policy"
 )
 
 const (
@@ -366,25 +365,8 @@ func (c *Client) forwardHeader(h http.Header) http.Header {
 }
 
 // FilterBetas joins anthropic-beta header values (each a comma-separated
-// list) into one, leaving out empty names and those RefusedBetas match.
+// list) into one, leaving out empty names and those RefusedBetas match
+// (messages.FilterBetas: names or globs, without regard to case).
 func (c *Client) FilterBetas(values []string) string {
-	var keep []string
-	for _, v := range values {
-		for b := range strings.SplitSeq(v, ",") {
-			b = strings.TrimSpace(b)
-			if b != "" && !c.refused(b) {
-				keep = append(keep, b)
-			}
-		}
-	}
-	return strings.Join(keep, ",")
-}
-
-func (c *Client) refused(beta string) bool {
-	for _, p := range c.RefusedBetas {
-		if policy.Match(p, beta) {
-			return true
-		}
-	}
-	return false
+	return messages.FilterBetas(strings.Join(values, ","), c.RefusedBetas)
 }
