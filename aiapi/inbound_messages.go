@@ -123,7 +123,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 	out := req.Body.Clone()
 	out.Set("model", upstream)
-	ctx, cancel := upstreamContext(r.Context(), s.cfg.UpstreamTimeout.Std())
+	ctx, cancel := s.upstreamContext(r.Context(), rt.Provider)
 	defer cancel()
 	resp, err := f.Forward(ctx, &provider.ForwardRequest{
 		RequestID: x.id, Protocol: provider.ProtocolMessages, Method: http.MethodPost, Path: "/messages/count_tokens",

@@ -74,7 +74,7 @@ func (s *Server) getResponse(w http.ResponseWriter, r *http.Request, x *exchange
 			"Retrieving a response needs an upstream that keeps responses; this server has none configured (aiapi.responsesLookup).")
 		return
 	}
-	ctx, cancel := upstreamContext(r.Context(), s.cfg.UpstreamTimeout.Std())
+	ctx, cancel := s.upstreamContext(r.Context(), s.cfg.ResponsesLookup)
 	defer cancel()
 	resp, err := f.Forward(ctx, &provider.ForwardRequest{
 		RequestID: x.id, Protocol: provider.ProtocolResponses, Method: http.MethodGet, Path: "/responses/" + id,

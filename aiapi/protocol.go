@@ -235,7 +235,7 @@ func (s *Server) serveProtocol(w http.ResponseWriter, r *http.Request, x *exchan
 	if !ok {
 		return
 	}
-	ctx, cancel := s.upstreamContext(r.Context(), rt)
+	ctx, cancel := s.upstreamContext(r.Context(), rt.Provider)
 	defer cancel()
 	switch {
 	case forwards:

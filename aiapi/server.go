@@ -447,9 +447,10 @@ func (s *Server) release(ctx context.Context, x *exchange, res quota.Reservation
 // ran past its timeout.
 var errUpstreamTimeout = errors.New("aiapi: upstream timeout")
 
-// upstreamContext bounds an upstream call by the provider's timeout.
-func (s *Server) upstreamContext(ctx context.Context, rt route) (context.Context, context.CancelFunc) {
-	d, ok := s.timeouts[rt.Provider]
+// upstreamContext bounds an upstream call to the named provider by its
+// timeout (ProviderConfig.Timeout), else UpstreamTimeout.
+func (s *Server) upstreamContext(ctx context.Context, provider string) (context.Context, context.CancelFunc) {
+	d, ok := s.timeouts[provider]
 	if !ok {
 		d = s.cfg.UpstreamTimeout.Std()
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/aigate/aigate/aiapi"
 	"github.com/aigate/aigate/aiapi/provider/builtin"
@@ -295,4 +296,29 @@ func (c countingExpiry) ExpireReservations(ctx context.Context, now time.Time) (
 		c.released <- n
 	}
 	return n, err
+}
+
+// Retrieving a response is an upstream call like any other: bounded by its
+// provider's own timeout (504 past it), not only by upstreamTimeout.
+func TestResponseLookupIsBoundedByItsProvidersTimeout(t *testing.T) {
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+			io.WriteString(w, `{"id":"resp_123","object":"response","status":"completed","model":"up-internal","output":[]}`)
+		}
+	})
+	cfg := withUpstream(t, u, 200*time.Millisecond)
+	cfg.ResponsesLookup = "up"
+	s := newStack(t, cfg)
+	_, secret := s.key(t, keys.Spec{})
+	c := s.client(secret)
+	_, err := c.Responses.Get(t.Context(), "resp_123", responses.ResponseGetParams{})
+	e := asAPIError(t, err, http.StatusGatewayTimeout)
+	if e.Code != "upstream_timeout" {
+		t.Errorf("error = %s, want code upstream_timeout", e.RawJSON())
+	}
+	if got := u.lastPath(); got != "/v1/responses/resp_123" {
+		t.Errorf("upstream path %q", got)
+	}
 }
