@@ -82,32 +82,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// KeyView is a key as the API and pages show it: its effective status,
-// never a hash.
+// KeyView is a key as the API and pages show it (keys.View), with when it
+// was last used.
 type KeyView struct {
-	ID                string        `json:"id"`
-	Name              string        `json:"name"`
-	Tenant            string        `json:"tenant"`
-	Role              record.Role   `json:"role,omitempty"`
-	Models            []string      `json:"models"`
-	Limits            record.Limits `json:"limits"`
-	Status            record.Status `json:"status"`
-	CreatedAt         time.Time     `json:"created_at"`
-	UpdatedAt         time.Time     `json:"updated_at"`
-	ExpiresAt         time.Time     `json:"expires_at,omitzero"`
-	RevokedAt         time.Time     `json:"revoked_at,omitzero"`
-	PreviousExpiresAt time.Time     `json:"previous_secret_expires_at,omitzero"`
-	LastUsedAt        time.Time     `json:"last_used_at,omitzero"`
+	keys.View
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
 func viewOf(k *record.Key, now time.Time, lastUsed time.Time) KeyView {
-	models := k.Models
-	if models == nil {
-		models = []string{}
-	}
-	return KeyView{ID: k.ID, Name: k.Name, Tenant: k.Tenant, Role: k.Role, Models: models, Limits: k.Limits,
-		Status: keys.StatusAt(k, now), CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt, ExpiresAt: k.ExpiresAt,
-		RevokedAt: k.RevokedAt, PreviousExpiresAt: k.PreviousExpiresAt, LastUsedAt: lastUsed}
+	return KeyView{View: keys.ViewOf(k, now), LastUsedAt: lastUsed}
 }
 
 // keyViews lists every key with when it was last used (from the ledger).

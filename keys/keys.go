@@ -201,3 +201,33 @@ func statusAt(k *record.Key, now time.Time) record.Status {
 
 // StatusAt is the key's effective status at now.
 func StatusAt(k *record.Key, now time.Time) record.Status { return statusAt(k, now) }
+
+// View is a key as aigate shows it (the CLI's JSON, the console's API and
+// pages): its effective status, never a hash.
+type View struct {
+	ID                string        `json:"id"`
+	Name              string        `json:"name"`
+	Tenant            string        `json:"tenant"`
+	Role              record.Role   `json:"role,omitempty"`
+	Models            []string      `json:"models"`
+	Limits            record.Limits `json:"limits"`
+	Status            record.Status `json:"status"`
+	CreatedAt         time.Time     `json:"created_at"`
+	UpdatedAt         time.Time     `json:"updated_at"`
+	ExpiresAt         time.Time     `json:"expires_at,omitzero"`
+	RevokedAt         time.Time     `json:"revoked_at,omitzero"`
+	PreviousExpiresAt time.Time     `json:"previous_secret_expires_at,omitzero"`
+}
+
+// ViewOf is k as shown at now (models [] rather than null).
+func ViewOf(k *record.Key, now time.Time) View {
+	models := k.Models
+	if models == nil {
+		models = []string{}
+	}
+	return View{
+		ID: k.ID, Name: k.Name, Tenant: k.Tenant, Role: k.Role, Models: models, Limits: k.Limits,
+		Status: StatusAt(k, now), CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
+		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, PreviousExpiresAt: k.PreviousExpiresAt,
+	}
+}

@@ -162,9 +162,9 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 func printIssued(w io.Writer, is *keys.Issued, asJSON bool, what string) error {
 	if asJSON {
 		return writeJSON(w, struct {
-			keyView
+			keys.View
 			Key string `json:"key"`
-		}{viewOf(is.Key, time.Now()), is.Secret})
+		}{keys.ViewOf(is.Key, time.Now()), is.Secret})
 	}
 	k := is.Key
 	fmt.Fprintf(w, "Key %s %s (name %q", k.ID, what, k.Name)
@@ -203,9 +203,9 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	now := time.Now()
-	views := make([]keyView, len(list))
+	views := make([]keys.View, len(list))
 	for i, k := range list {
-		views[i] = viewOf(k, now)
+		views[i] = keys.ViewOf(k, now)
 	}
 	if *asJSON {
 		return writeJSON(stdout, views)
@@ -240,13 +240,13 @@ func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	v := viewOf(k, time.Now())
+	v := keys.ViewOf(k, time.Now())
 	if *asJSON {
 		if history == nil {
 			history = []record.AuditEvent{}
 		}
 		return writeJSON(stdout, struct {
-			keyView
+			keys.View
 			History []record.AuditEvent `json:"history"`
 		}{v, history})
 	}
@@ -334,34 +334,6 @@ func oneID(fs *flag.FlagSet, args []string, cmd string) (string, error) {
 		return "", usageErr("%s takes exactly one key id", cmd)
 	}
 	return pos[0], nil
-}
-
-// keyView is how a key is shown: its effective status, never a hash.
-type keyView struct {
-	ID                string        `json:"id"`
-	Name              string        `json:"name"`
-	Tenant            string        `json:"tenant"`
-	Models            []string      `json:"models"`
-	Limits            record.Limits `json:"limits"`
-	Status            record.Status `json:"status"`
-	Role              record.Role   `json:"role,omitempty"`
-	CreatedAt         time.Time     `json:"created_at"`
-	UpdatedAt         time.Time     `json:"updated_at"`
-	ExpiresAt         time.Time     `json:"expires_at,omitzero"`
-	RevokedAt         time.Time     `json:"revoked_at,omitzero"`
-	PreviousExpiresAt time.Time     `json:"previous_secret_expires_at,omitzero"`
-}
-
-func viewOf(k *record.Key, now time.Time) keyView {
-	models := k.Models
-	if models == nil {
-		models = []string{}
-	}
-	return keyView{
-		ID: k.ID, Name: k.Name, Tenant: k.Tenant, Models: models, Limits: k.Limits,
-		Status: keys.StatusAt(k, now), Role: k.Role, CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
-		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, PreviousExpiresAt: k.PreviousExpiresAt,
-	}
 }
 
 func writeJSON(w io.Writer, v any) error {
